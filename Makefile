@@ -1,0 +1,51 @@
+# templated: build, test and tool targets. `make help` lists them.
+SHELL := /bin/bash
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(PATH)
+export PACKER_PLUGIN_PATH := $(TOOLS)/plugins
+# Packer must not phone home for checkpoint/upgrade notices.
+export CHECKPOINT_DISABLE := 1
+GO ?= go
+
+.PHONY: help
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+.PHONY: build
+build: ## build dist/templated
+	@echo "==> building templated $(VERSION)"
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o dist/templated ./cmd/templated
+
+.PHONY: tools
+tools: ## build Packer v1.11.2 and packer-plugin-proxmox v1.1.1 into .tools/ (reused when present)
+	@tools/build.sh "$(TOOLS)"
+
+.PHONY: test
+test: tools ## the full test suite: unit, race, real Packer, workspace validation, fuzz smoke
+	@echo "==> go vet"
+	$(GO) vet ./...
+	@echo "==> go test -race (real Packer required)"
+	TEMPLATED_REQUIRE_PACKER=1 $(GO) test -race -count=1 -timeout 20m ./...
+	@echo "==> packer workspace validation"
+	$(MAKE) -C packer validate
+	@echo "==> fuzz smoke"
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/state/
+
+.PHONY: test-short
+test-short: ## quick tests, skipping those that need Packer
+	$(GO) test -count=1 ./...
+
+.PHONY: bench
+bench: tools ## run the benchmarks and print figures
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: verify
+verify: ## gofmt, go vet, go mod tidy check
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+
+.PHONY: clean
+clean: ## remove build output (keeps .tools)
+	rm -rf dist

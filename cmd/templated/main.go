@@ -1,0 +1,167 @@
+// Command templated keeps Proxmox VE VM templates as desired/templates.yaml
+// describes them: it plans, builds with Packer, swaps in safely, and records
+// evidence. main only turns the process environment (arguments, signals,
+// streams) into a context and a reload channel; every subcommand lives in its
+// own file and returns an error that run maps to an exit code.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	env := &cmdEnv{
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		Getenv: os.Getenv,
+		Reload: reload,
+		// A second SIGINT/SIGTERM after the context is cancelled aborts at once.
+		Abort: abortOnSecondSignal(ctx),
+	}
+	os.Exit(run(ctx, env, os.Args[1:]))
+}
+
+// abortOnSecondSignal returns a channel closed when a second stop signal
+// arrives after ctx was cancelled by the first one.
+func abortOnSecondSignal(ctx context.Context) <-chan struct{} {
+	abort := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		close(abort)
+	}()
+	return abort
+}
+
+// cmdEnv is what a subcommand may use of the process: its streams, its
+// environment and the reload channel fed by SIGHUP. Tests build their own.
+type cmdEnv struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	Reload <-chan struct{}
+	Abort  <-chan struct{}
+}
+
+// command is one subcommand. It parses its own flags from args.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *cmdEnv, args []string) error
+}
+
+// commands is filled by the subcommand files' init functions through
+// register, so that each file owns its command.
+var commands = map[string]command{}
+
+func register(name, summary string, fn func(ctx context.Context, env *cmdEnv, args []string) error) {
+	commands[name] = command{summary: summary, run: fn}
+}
+
+// exitError carries a specific exit code (for example plan's 2 for changes).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is a mistake in the command line; it exits 2 with a hint.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, env *cmdEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintf(env.Stdout, "templated %s\n", version)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "templated: unknown command %q\n\n", args[0])
+		usage(env.Stderr)
+		return 2
+	}
+	err := cmd.run(ctx, env, args[1:])
+	return exitCode(env.Stderr, err)
+}
+
+// exitCode maps an error to the process exit code, printing it once.
+func exitCode(stderr io.Writer, err error) int {
+	var ee *exitError
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errFlagHelp):
+		return 0
+	case errors.As(err, &ee):
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "templated: %v\n", ee.err)
+		}
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "templated: %v\n", ue.msg)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "templated: interrupted")
+		return 130
+	default:
+		fmt.Fprintf(stderr, "templated: %v\n", err)
+		return 1
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: templated <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'templated <command> -h' for a command's flags.")
+}

@@ -1,0 +1,98 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// TextOptions shape the human rendering.
+type TextOptions struct {
+	Color bool // ANSI colours (off when NO_COLOR is set or not a terminal)
+	// Verbose lists unchanged templates with their reasons instead of
+	// summarising them on one line.
+	Verbose bool
+}
+
+const (
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	red    = "\x1b[31m"
+	bold   = "\x1b[1m"
+	dim    = "\x1b[2m"
+	reset  = "\x1b[0m"
+)
+
+// symbols are Terraform's: + create, -/+ replace, ! cannot act.
+var symbols = map[Kind]string{Create: "+", Rebuild: "-/+", Blocked: "!", Keep: "="}
+
+// WriteText renders p for a person.
+func WriteText(w io.Writer, p Plan, o TextOptions) error {
+	c := func(code, s string) string {
+		if !o.Color {
+			return s
+		}
+		return code + s + reset
+	}
+	colour := map[Kind]string{Create: green, Rebuild: yellow, Blocked: red, Keep: dim}
+	verb := map[Kind]string{Create: "will be created", Rebuild: "will be rebuilt and swapped in", Blocked: "is blocked: templated will not act", Keep: "is up to date"}
+	var b strings.Builder
+	var kept []string
+	for _, a := range p.Actions {
+		if a.Kind == Keep && !o.Verbose {
+			kept = append(kept, fmt.Sprintf("%s (%d)", a.Template, a.VMID))
+			continue
+		}
+		fmt.Fprintf(&b, "  %s %s %s\n", c(colour[a.Kind], fmt.Sprintf("%3s", symbols[a.Kind])), c(bold, fmt.Sprintf("%s (%d)", a.Template, a.VMID)), verb[a.Kind])
+		for _, r := range a.Reasons {
+			fmt.Fprintf(&b, "        %s %s\n", c(dim, r.Code+":"), r.Message)
+		}
+		if a.Kind.Changes() && a.Release != "" {
+			fmt.Fprintf(&b, "        %s release %s, inputs %s\n", c(dim, "build:"), a.Release, shortHash(a.InputsHash))
+		}
+	}
+	if len(kept) > 0 {
+		fmt.Fprintf(&b, "  %s %d unchanged: %s\n", c(dim, "  ="), len(kept), strings.Join(kept, ", "))
+	}
+	if len(p.Unmanaged) > 0 {
+		b.WriteString("\n  Guests in the reserved template range that the desired file does not name (never touched):\n")
+		for _, u := range p.Unmanaged {
+			kind := "VM"
+			if u.Template {
+				kind = "template"
+			}
+			if u.Type == "lxc" {
+				kind = "container"
+			}
+			fmt.Fprintf(&b, "    %d %s (%s): %s\n", u.VMID, u.Name, kind, u.Note)
+		}
+	}
+	s := p.Summary
+	fmt.Fprintf(&b, "\n%s %d to create, %d to rebuild, %d unchanged, %d blocked.\n", c(bold, "Plan:"), s.Create, s.Rebuild, s.Keep, s.Blocked)
+	if !p.HasChanges() && s.Blocked == 0 {
+		b.WriteString("No changes. Templates match the desired state.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON renders p as indented JSON (the documented format).
+func WriteJSON(w io.Writer, p Plan) error {
+	if p.Actions == nil {
+		p.Actions = []Action{}
+	}
+	if p.Unmanaged == nil {
+		p.Unmanaged = []Unmanaged{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

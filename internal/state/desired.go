@@ -1,0 +1,100 @@
+package state
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-version"
+	"github.com/robfig/cron/v3"
+)
+
+// Desired is a parsed and validated desired/templates.yaml. Every Template
+// has its defaults applied, so consumers never look at Defaults themselves.
+type Desired struct {
+	Version   int
+	Defaults  Defaults
+	VMIDs     VMIDRanges
+	Templates []Template
+
+	// Path is the file it was read from ("" when parsed from a reader).
+	Path string
+	// SHA256 is the hex digest of the file's bytes, recorded in the ledger.
+	SHA256 string
+}
+
+// Template returns the template named name, or false.
+func (d *Desired) Template(name string) (Template, bool) {
+	for _, t := range d.Templates {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Template{}, false
+}
+
+// Defaults are the values a template takes when it does not set its own.
+type Defaults struct {
+	Node          string
+	Storage       string
+	ISOStorage    string
+	Cores         int
+	MemoryMiB     int
+	DiskGB        int
+	MaxAge        time.Duration
+	PatchSchedule string
+	Timezone      string
+	KeepPrevious  int
+	BuildTimeout  time.Duration
+	Build         string // "iso" or "clone"
+}
+
+// Range is an inclusive range of VMIDs.
+type Range struct{ First, Last int }
+
+// Contains reports whether vmid lies in r.
+func (r Range) Contains(vmid int) bool { return vmid >= r.First && vmid <= r.Last }
+
+// VMIDRanges are the VMID ranges templated reserves.
+type VMIDRanges struct {
+	Templates Range // where templates live, at the VMID their entry names
+	Staging   Range // where builds happen before they are swapped in
+	Previous  Range // earlier versions kept for rollback
+}
+
+// Template is one desired template with every default applied.
+type Template struct {
+	Name      string // tpl-<os>-<version>
+	VMID      int
+	OS        string
+	OSVersion string
+	// Release is the semantic version people bump to force a rebuild.
+	Release *version.Version
+	// Packer is the template's OS directory under packer/ ("linux/ubuntu").
+	Packer string
+	// VarFile is the .pkrvars.hcl file, relative to packer/.
+	VarFile string
+	// Build is "iso" (proxmox-iso from an installer ISO) or "clone"
+	// (proxmox-clone from a cloud-image base VM).
+	Build      string
+	Node       string
+	Storage    string
+	ISOStorage string
+	Cores      int
+	MemoryMiB  int
+	DiskGB     int
+	MaxAge     time.Duration
+	// PatchSchedule is the cron expression ("" for none) and Schedule its
+	// parsed form in Location.
+	PatchSchedule string
+	Schedule      cron.Schedule
+	Timezone      string
+	Location      *time.Location
+	// Suspended stops templated from acting on the template; SuspendReason
+	// says why (shown in plan).
+	Suspended     bool
+	SuspendReason string
+	KeepPrevious  int
+	BuildTimeout  time.Duration
+
+	// Line is where the entry starts in the desired file (for messages).
+	Line int
+}

@@ -1,0 +1,100 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJournalRoundTrip(t *testing.T) {
+	j, err := OpenJournal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	op := Op{Kind: "build", Template: "tpl-ubuntu-22.04", BuildID: "b1", Node: "pve1", VMID: 9000, Staging: 9900, Step: StepBuilding, Started: at, Updated: at}
+	if err := j.Put(op); err != nil {
+		t.Fatal(err)
+	}
+	op.Step = StepDeleteCurrent
+	op.Previous = 9950
+	if err := j.Put(op); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Put(Op{Kind: "rollback", Template: "tpl-rocky-9", VMID: 9002, Step: StepRestore}); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := j.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 2 || ops[0].Template != "tpl-rocky-9" || ops[1].Step != StepDeleteCurrent || ops[1].Previous != 9950 {
+		t.Fatalf("pending = %+v", ops)
+	}
+	if err := j.Done("tpl-ubuntu-22.04"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Done("tpl-ubuntu-22.04"); err != nil {
+		t.Fatalf("second Done: %v", err)
+	}
+	ops, _ = j.Pending()
+	if len(ops) != 1 {
+		t.Fatalf("after Done: %+v", ops)
+	}
+	// No temporary files are left behind by the atomic writes.
+	left, _ := filepath.Glob(filepath.Join(j.Dir(), "ops", ".*tmp*"))
+	if len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+	info, _ := os.Stat(filepath.Join(j.Dir(), "ops", "tpl-rocky-9.json"))
+	if info.Mode().Perm() != 0o600 {
+		t.Fatalf("journal file mode %v, want 0600", info.Mode().Perm())
+	}
+}
+
+func TestJournalRejectsPathInName(t *testing.T) {
+	j, _ := OpenJournal(t.TempDir())
+	if err := j.Put(Op{Template: "../evil"}); err == nil {
+		t.Fatal("a template name with a slash was accepted")
+	}
+}
+
+func TestJournalHolds(t *testing.T) {
+	j, _ := OpenJournal(t.TempDir())
+	h, err := j.Holds()
+	if err != nil || len(h) != 0 {
+		t.Fatalf("empty holds = %v, %v", h, err)
+	}
+	if err := j.SetHold("tpl-a", &Hold{Reason: "rollback", InputsHash: "abc"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.SetHold("tpl-b", &Hold{Reason: "rollback"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.SetHold("tpl-b", nil); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = j.Holds()
+	if len(h) != 1 || h["tpl-a"].InputsHash != "abc" {
+		t.Fatalf("holds = %v", h)
+	}
+}
+
+func TestJournalLockIsExclusive(t *testing.T) {
+	j, _ := OpenJournal(t.TempDir())
+	unlock, err := j.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Lock(); err == nil || !strings.Contains(err.Error(), "another templated process") {
+		t.Fatalf("second lock: %v", err)
+	}
+	unlock()
+	unlock2, err := j.Lock()
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	unlock2()
+}

@@ -1,0 +1,225 @@
+package state
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The stamp is what templated writes on every template it builds, so that a
+// plan over an unchanged cluster needs nothing but GET /cluster/resources:
+// the tags carry everything the planner compares, the description carries
+// the same and more for people reading the Proxmox UI.
+//
+// Tags (PVE lower-cases, sorts and de-duplicates them; all are valid PVE
+// tag syntax):
+//
+//	templated                 owned by templated (the marker)
+//	tpl-rel-<release>         the desired release, e.g. tpl-rel-1.0.0
+//	tpl-in-<12 hex>           first 12 hex digits of the inputs hash
+//	tpl-at-<yyyymmddThhmmssZ> build time, UTC, lower-case: tpl-at-20261126t120304z
+//	templated-staging         a build not yet swapped in (crash recovery finds these)
+//	templated-previous        an earlier version kept for rollback
+//
+// The description holds "key: value" lines after a fixed first line:
+//
+//	Managed by templated; edits are detected as drift.
+//	template: tpl-ubuntu-22.04
+//	release: 1.0.0
+//	inputs: sha256:<64 hex>
+//	built: 2026-11-26T12:03:04Z
+//	build-id: 20261126T120304Z-tpl-ubuntu-22.04-1a2b
+//	commit: <git commit or "unknown">
+const (
+	TagOwner    = "templated"
+	TagStaging  = "templated-staging"
+	TagPrevious = "templated-previous"
+
+	tagRelease = "tpl-rel-"
+	tagInputs  = "tpl-in-"
+	tagBuilt   = "tpl-at-"
+
+	// InputsTagLen is how many hex digits of the inputs hash the tag keeps.
+	InputsTagLen = 12
+
+	stampHeader = "Managed by templated; edits are detected as drift."
+	tagTime     = "20060102t150405z"
+)
+
+// Role says what a stamped guest is to templated.
+type Role string
+
+const (
+	RoleTemplate Role = "template" // the template at its reserved VMID
+	RoleStaging  Role = "staging"  // a build not yet swapped in
+	RolePrevious Role = "previous" // an earlier version kept for rollback
+)
+
+// Stamp is templated's ownership and build metadata on a guest.
+type Stamp struct {
+	Template   string
+	Release    string
+	InputsHash string // full hex sha256 in descriptions; 12-hex prefix from tags
+	BuiltAt    time.Time
+	BuildID    string
+	Commit     string
+	Role       Role
+}
+
+// Tags returns the tags that carry s, plus extra tags, normalised as PVE
+// stores them.
+func (s Stamp) Tags(extra ...string) []string {
+	tags := append([]string{TagOwner}, extra...)
+	switch s.Role {
+	case RoleStaging:
+		tags = append(tags, TagStaging)
+	case RolePrevious:
+		tags = append(tags, TagPrevious)
+	}
+	if s.Release != "" {
+		tags = append(tags, tagRelease+tagSafe(s.Release))
+	}
+	if s.InputsHash != "" {
+		tags = append(tags, tagInputs+shortHash(s.InputsHash))
+	}
+	if !s.BuiltAt.IsZero() {
+		tags = append(tags, tagBuilt+strings.ToLower(s.BuiltAt.UTC().Format(tagTime)))
+	}
+	return NormalizeTags(tags)
+}
+
+// Description returns the description text that carries s.
+func (s Stamp) Description() string {
+	var b strings.Builder
+	b.WriteString(stampHeader + "\n")
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	line("template", s.Template)
+	line("role", string(s.Role))
+	line("release", s.Release)
+	if s.InputsHash != "" {
+		line("inputs", "sha256:"+s.InputsHash)
+	}
+	if !s.BuiltAt.IsZero() {
+		line("built", s.BuiltAt.UTC().Format(time.RFC3339))
+	}
+	line("build-id", s.BuildID)
+	line("commit", s.Commit)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// StampFromTags reads the stamp a guest's tags carry. ok is false when the
+// guest does not carry the owner tag. Fields the tags do not carry
+// (template name, build id, commit) stay empty; the release is as the tag
+// has it (lower-case).
+func StampFromTags(tags []string) (s Stamp, ok bool) {
+	s.Role = RoleTemplate
+	for _, t := range tags {
+		switch {
+		case t == TagOwner:
+			ok = true
+		case t == TagStaging:
+			s.Role = RoleStaging
+		case t == TagPrevious:
+			s.Role = RolePrevious
+		case strings.HasPrefix(t, tagRelease):
+			s.Release = strings.TrimPrefix(t, tagRelease)
+		case strings.HasPrefix(t, tagInputs):
+			s.InputsHash = strings.TrimPrefix(t, tagInputs)
+		case strings.HasPrefix(t, tagBuilt):
+			if at, err := time.Parse(tagTime, strings.TrimPrefix(t, tagBuilt)); err == nil {
+				s.BuiltAt = at.UTC()
+			}
+		}
+	}
+	return s, ok
+}
+
+var descLine = regexp.MustCompile(`^([a-z-]+): (.*)$`)
+
+// StampFromDescription reads the stamp from a description written by
+// Description. ok is false when the description was not written by
+// templated.
+func StampFromDescription(desc string) (s Stamp, ok bool) {
+	lines := strings.Split(strings.ReplaceAll(desc, "\r\n", "\n"), "\n")
+	if len(lines) == 0 || strings.TrimSpace(lines[0]) != stampHeader {
+		return Stamp{}, false
+	}
+	s.Role = RoleTemplate
+	for _, l := range lines[1:] {
+		m := descLine.FindStringSubmatch(strings.TrimSpace(l))
+		if m == nil {
+			continue
+		}
+		switch v := m[2]; m[1] {
+		case "template":
+			s.Template = v
+		case "role":
+			s.Role = Role(v)
+		case "release":
+			s.Release = v
+		case "inputs":
+			s.InputsHash = strings.TrimPrefix(v, "sha256:")
+		case "built":
+			if at, err := time.Parse(time.RFC3339, v); err == nil {
+				s.BuiltAt = at.UTC()
+			}
+		case "build-id":
+			s.BuildID = v
+		case "commit":
+			s.Commit = v
+		}
+	}
+	return s, true
+}
+
+// SameInputs reports whether the inputs hash a stamp carries (full, or the
+// tag's prefix) is the hash full.
+func SameInputs(stamped, full string) bool {
+	if stamped == "" || full == "" {
+		return false
+	}
+	return strings.HasPrefix(full, stamped) || strings.HasPrefix(stamped, full)
+}
+
+func shortHash(h string) string {
+	if len(h) > InputsTagLen {
+		return h[:InputsTagLen]
+	}
+	return h
+}
+
+// tagSafe maps a string onto PVE's tag alphabet [a-z0-9_\-+.].
+func tagSafe(s string) string {
+	s = strings.ToLower(s)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-', r == '+', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// NormalizeTags returns tags as PVE stores them: split on ';', ',' and
+// spaces, lower-cased, sorted, de-duplicated.
+func NormalizeTags(tags []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range tags {
+		for _, f := range strings.FieldsFunc(t, func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
+			f = strings.ToLower(f)
+			if f != "" && !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}

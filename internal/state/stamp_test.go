@@ -1,0 +1,57 @@
+package state
+
+import (
+	"reflect"
+	"regexp"
+	"testing"
+	"time"
+)
+
+func TestStampRoundTrip(t *testing.T) {
+	s := Stamp{
+		Template: "tpl-ubuntu-22.04", Release: "1.2.0-RC.1", Role: RoleStaging,
+		InputsHash: "3f5e9a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddee",
+		BuiltAt:    time.Date(2026, 11, 26, 12, 3, 4, 0, time.UTC), BuildID: "b-1", Commit: "abc123",
+	}
+	tags := s.Tags("extra")
+	pveTag := regexp.MustCompile(`^[a-z0-9_][a-z0-9_\-+.]*$`)
+	for _, tag := range tags {
+		if !pveTag.MatchString(tag) {
+			t.Errorf("tag %q is not valid PVE tag syntax", tag)
+		}
+	}
+	if !reflect.DeepEqual(tags, NormalizeTags(tags)) {
+		t.Errorf("tags %v are not in PVE's normal form", tags)
+	}
+	got, ok := StampFromTags(tags)
+	if !ok || got.Release != "1.2.0-rc.1" || got.InputsHash != s.InputsHash[:12] || !got.BuiltAt.Equal(s.BuiltAt) || got.Role != RoleStaging {
+		t.Fatalf("from tags: %+v ok=%v", got, ok)
+	}
+	if !SameInputs(got.InputsHash, s.InputsHash) || SameInputs(got.InputsHash, "ffff"+s.InputsHash[4:]) {
+		t.Error("SameInputs does not compare the tag prefix with the full hash")
+	}
+	full, ok := StampFromDescription(s.Description())
+	if !ok || !reflect.DeepEqual(full, s) {
+		t.Fatalf("from description: %+v, want %+v", full, s)
+	}
+}
+
+func TestStampNotOwned(t *testing.T) {
+	if _, ok := StampFromTags([]string{"golden", "tpl-rel-1.0.0"}); ok {
+		t.Error("tags without the owner marker read as owned")
+	}
+	if _, ok := StampFromDescription("Ubuntu golden image\nbuilt by hand"); ok {
+		t.Error("a hand-written description read as a stamp")
+	}
+	if _, ok := StampFromDescription(""); ok {
+		t.Error("an empty description read as a stamp")
+	}
+}
+
+func TestNormalizeTags(t *testing.T) {
+	got := NormalizeTags([]string{"Golden;ubuntu", "b,a golden", ""})
+	want := []string{"a", "b", "golden", "ubuntu"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
