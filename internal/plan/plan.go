@@ -45,6 +45,7 @@ const (
 	ReasonLocked          = "locked"
 	ReasonInputsUnknown   = "inputs-unknown"
 	ReasonStampUnreadable = "stamp-unreadable"
+	ReasonAdopted         = "adopted"
 )
 
 // Reason is why an action was chosen.

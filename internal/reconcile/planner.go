@@ -105,7 +105,8 @@ func planOne(t state.Template, obs state.Observed, byVMID map[int]state.Guest, b
 	if !owned {
 		return block(plan.ReasonUnmanaged, "VMID %d holds a template templated does not manage (%s); take it over with `templated adopt %s` (it is rebuilt through the pipeline on the next apply)", t.VMID, displayName(g), t.Name)
 	}
-	if g.Name != t.Name {
+	adopted := stamp.InputsHash == AdoptedInputs
+	if g.Name != t.Name && !adopted {
 		return block(plan.ReasonOtherName, "VMID %d holds templated's template %s, not %s; rename the desired entry or move that template", t.VMID, displayName(g), t.Name)
 	}
 	if len(others) > 0 {
@@ -119,7 +120,9 @@ func planOne(t state.Template, obs state.Observed, byVMID map[int]state.Guest, b
 	add := func(code, format string, args ...any) {
 		reasons = append(reasons, plan.Reason{Code: code, Message: fmt.Sprintf(format, args...)})
 	}
-	if stamp.Release == "" {
+	if adopted {
+		add(plan.ReasonAdopted, "taken over with `templated adopt` (was %s); rebuilt through the pipeline", displayName(g))
+	} else if stamp.Release == "" {
 		add(plan.ReasonStampUnreadable, "the template carries no release tag")
 	} else if t.Release != nil {
 		built, err := version.NewVersion(stamp.Release)
@@ -132,7 +135,7 @@ func planOne(t state.Template, obs state.Observed, byVMID map[int]state.Guest, b
 			add(plan.ReasonReleaseBumped, "release bumped %s → %s", built, t.Release)
 		}
 	}
-	if !state.SameInputs(stamp.InputsHash, a.InputsHash) {
+	if !adopted && !state.SameInputs(stamp.InputsHash, a.InputsHash) {
 		add(plan.ReasonInputsChanged, "inputs changed %s → %s (desired entry, Packer files or Packer version)", short(stamp.InputsHash), short(a.InputsHash))
 	}
 	if hw := hardwareDrift(t, g); hw != "" {

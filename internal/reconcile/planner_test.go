@@ -158,6 +158,12 @@ func TestPlanGolden(t *testing.T) {
 			LinkedClones: map[int][]int{9000: {312, 301}},
 			Inputs:       inputs("tpl-ubuntu-22.04")}},
 		{"inputs-unknown", desired(t22), state.Observed{}},
+		{"adopted", desired(t22), state.Observed{
+			Guests: []state.Guest{func() state.Guest {
+				g := built("ubuntu-2204-golden", 9000, "0.0.0", AdoptedInputs, afterTick)
+				return g
+			}()},
+			Inputs: inputs("tpl-ubuntu-22.04")}},
 		{"unmanaged-in-range", desired(t22), state.Observed{
 			Guests: []state.Guest{
 				built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick),
@@ -191,7 +197,7 @@ func TestPlanCoversEveryReason(t *testing.T) {
 		plan.ReasonMaxAge, plan.ReasonPatchDue, plan.ReasonUnknownBuild, plan.ReasonUpToDate, plan.ReasonPlainVM,
 		plan.ReasonContainer, plan.ReasonUnmanaged, plan.ReasonNameElsewhere, plan.ReasonDuplicateName,
 		plan.ReasonOtherName, plan.ReasonDowngrade, plan.ReasonSuspended, plan.ReasonHeld, plan.ReasonLinkedClones,
-		plan.ReasonLocked, plan.ReasonInputsUnknown, plan.ReasonStampUnreadable}
+		plan.ReasonLocked, plan.ReasonInputsUnknown, plan.ReasonStampUnreadable, plan.ReasonAdopted}
 	files, _ := filepath.Glob(filepath.Join("testdata", "plan", "*.golden"))
 	var all_ []byte
 	for _, f := range files {

@@ -30,16 +30,19 @@ const (
 
 // Op is one operation in flight on one template.
 type Op struct {
-	Kind     string    `json:"kind"` // "build", "rollback" or "adopt"
-	Template string    `json:"template"`
-	BuildID  string    `json:"build_id"`
-	Node     string    `json:"node"`
-	VMID     int       `json:"vmid"`               // the reserved VMID
-	Staging  int       `json:"staging,omitempty"`  // staging VMID, once allocated
-	Previous int       `json:"previous,omitempty"` // where the current template is kept, once chosen
-	Step     Step      `json:"step"`
-	Started  time.Time `json:"started"`
-	Updated  time.Time `json:"updated"`
+	Kind     string `json:"kind"` // "build", "rollback" or "adopt"
+	Template string `json:"template"`
+	BuildID  string `json:"build_id"`
+	Node     string `json:"node"`
+	VMID     int    `json:"vmid"`               // the reserved VMID
+	Staging  int    `json:"staging,omitempty"`  // staging VMID, once allocated
+	Previous int    `json:"previous,omitempty"` // where the current template is kept, once chosen
+	// Source is the template placed at the reserved VMID: the staging
+	// build, or the previous version a rollback restores.
+	Source  int       `json:"source,omitempty"`
+	Step    Step      `json:"step"`
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
 	// HadCurrent records whether a template stood at the reserved VMID
 	// when the operation began (a rebuild rather than a create).
 	HadCurrent bool `json:"had_current"`

@@ -1,0 +1,234 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"templated/internal/plan"
+	"templated/internal/state"
+)
+
+// cleanupTimeout bounds the clean-up that runs after a failure or a
+// cancellation, when the caller's context may already be done.
+const cleanupTimeout = 2 * time.Minute
+
+// buildAndSwap runs one create or rebuild from start to end.
+func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.Template, a plan.Action) Result {
+	start := e.now()
+	res := Result{Template: t.Name, Action: a.Kind, BuildID: e.newBuildID()}
+	log := e.log().WithFields(map[string]any{"template": t.Name, "build_id": res.BuildID})
+	finish := func(step state.Step, err error) Result {
+		res.Step, res.Err, res.Duration = step, err, e.now().Sub(start)
+		if err != nil {
+			log.WithError(err).WithField("step", step).Error("build failed")
+			e.progress(t.Name, step, start, "failed: %v", err)
+		} else {
+			log.WithField("swap_window", res.SwapWindow).Info("template built and swapped in")
+			e.progress(t.Name, step, start, "done: VMID %d holds release %s", t.VMID, a.Release)
+		}
+		return res
+	}
+
+	var op state.Op
+	staging, err := e.allocate(ctx, d.VMIDs.Staging)
+	if err != nil {
+		return finish(state.StepAllocated, fmt.Errorf("allocate staging VMID: %w", err))
+	}
+	defer func() { e.release(staging, op.Previous) }()
+	op = state.Op{Kind: "build", Template: t.Name, BuildID: res.BuildID, Node: t.Node, VMID: t.VMID,
+		Staging: staging, Step: state.StepAllocated, Started: start.UTC(), Updated: start.UTC(), HadCurrent: a.Current != nil}
+	if err := e.Journal.Put(op); err != nil {
+		return finish(op.Step, err)
+	}
+	rec := BuildRecord{Template: t, Action: a, BuildID: res.BuildID, StagingVMID: staging, InputsHash: a.InputsHash,
+		DesiredSHA256: d.SHA256, Started: start.UTC()}
+	ev, err := e.Recorder.BuildStarted(ctx, rec)
+	if err != nil {
+		_ = e.Journal.Done(t.Name)
+		return finish(op.Step, fmt.Errorf("record build start: %w", err))
+	}
+	// fail ends a build that did not reach the swap: the reserved VMID was
+	// never touched. It removes the staging VM (unless kept for debugging)
+	// and seals the evidence, with a context that outlives cancellation.
+	fail := func(step state.Step, cause error) Result {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		rec.Finished, rec.Result, rec.Step, rec.Error = e.now().UTC(), "failure", step, cause.Error()
+		if err := ev.Finish(cctx, rec, cause); err != nil {
+			log.WithError(err).Error("record build failure")
+		}
+		if e.KeepFailed {
+			e.progress(t.Name, step, start, "staging VM %d kept for debugging (--keep-failed)", staging)
+			_ = e.Journal.Done(t.Name)
+			return finish(step, cause)
+		}
+		if err := e.removeStaging(cctx, t, staging); err != nil {
+			op.Step = state.StepCleanup
+			_ = e.Journal.Put(op) // the next run finishes the clean-up
+			return finish(step, fmt.Errorf("%w (and removing staging VM %d: %v)", cause, staging, err))
+		}
+		_ = e.Journal.Done(t.Name)
+		return finish(step, cause)
+	}
+
+	// Build.
+	op.Step, op.Updated = state.StepBuilding, e.now().UTC()
+	if err := e.Journal.Put(op); err != nil {
+		return fail(op.Step, err)
+	}
+	e.progress(t.Name, op.Step, start, "packer build at staging VMID %d (%s)", staging, strings.Join(reasonCodes(a), ", "))
+	bctx, cancel := ctx, context.CancelFunc(func() {})
+	if t.BuildTimeout > 0 {
+		bctx, cancel = context.WithTimeout(ctx, t.BuildTimeout)
+	}
+	br, err := e.Builder.Build(bctx, BuildRequest{
+		Template: t, InputsHash: a.InputsHash, BuildID: res.BuildID, StagingVMID: staging,
+		StagingName: stagingName(t.Name, staging), Description: "templated staging build " + res.BuildID,
+		LogPath: ev.LogPath(), ManifestPath: ev.ManifestPath(), Output: e.output(),
+	})
+	cancel()
+	if err != nil {
+		return fail(op.Step, fmt.Errorf("packer build: %w", err))
+	}
+	rec.PackerVersion, rec.ArtifactID = br.PackerVersion, br.ArtifactID
+
+	// Verify and stamp the staged template.
+	op.Step, op.Updated = state.StepVerifying, e.now().UTC()
+	if err := e.Journal.Put(op); err != nil {
+		return fail(op.Step, err)
+	}
+	if err := e.verify(ctx, t, staging); err != nil {
+		return fail(op.Step, err)
+	}
+	stamp := state.Stamp{Template: t.Name, Release: a.Release, InputsHash: a.InputsHash, BuiltAt: e.now().UTC(),
+		BuildID: res.BuildID, Commit: e.Commit, Role: state.RoleStaging}
+	if err := e.Cluster.SetMeta(ctx, t.Node, staging, stamp.Description(), stamp.Tags()); err != nil {
+		return fail(op.Step, fmt.Errorf("stamp staging VM %d: %w", staging, err))
+	}
+	e.progress(t.Name, op.Step, start, "verified staging template %d", staging)
+
+	// Swap in. From here on the reserved VMID is touched; swap restores the
+	// previous template itself if placing the new one fails.
+	window, err := e.swap(ctx, &op, t, staging, stamp, start)
+	res.SwapWindow = window
+	rec.SwapWindow = window
+	if err != nil {
+		return fail(op.Step, err)
+	}
+	rec.Finished, rec.Result, rec.Step = e.now().UTC(), "success", state.StepCleanup
+	if err := ev.Finish(ctx, rec, nil); err != nil {
+		log.WithError(err).Error("record build success")
+	}
+	if err := e.cleanup(ctx, &op, t, staging); err != nil {
+		return finish(op.Step, err)
+	}
+	return finish(state.StepCleanup, nil)
+}
+
+func reasonCodes(a plan.Action) []string {
+	var out []string
+	for _, r := range a.Reasons {
+		out = append(out, r.Code)
+	}
+	return out
+}
+
+// verify checks that the staged template is what the desired entry asks for.
+func (e *Executor) verify(ctx context.Context, t state.Template, vmid int) error {
+	c, err := e.Cluster.GuestConfig(ctx, t.Node, vmid)
+	if err != nil {
+		return fmt.Errorf("read staged template %d: %w", vmid, err)
+	}
+	var bad []string
+	if !c.Template {
+		bad = append(bad, "not a template")
+	}
+	if cores := c.Cores * max(c.Sockets, 1); t.Cores > 0 && cores != t.Cores {
+		bad = append(bad, fmt.Sprintf("%d cores, want %d", cores, t.Cores))
+	}
+	if t.MemoryMiB > 0 && c.MemoryMiB != t.MemoryMiB {
+		bad = append(bad, fmt.Sprintf("%d MiB memory, want %d", c.MemoryMiB, t.MemoryMiB))
+	}
+	if len(c.Disks) == 0 {
+		bad = append(bad, "no disk")
+	} else if t.DiskGB > 0 && int(c.Disks[0].SizeGB+0.5) != t.DiskGB {
+		bad = append(bad, fmt.Sprintf("disk %s is %.0fG, want %dG", c.Disks[0].Key, c.Disks[0].SizeGB, t.DiskGB))
+	}
+	if !c.Agent {
+		bad = append(bad, "QEMU guest agent not enabled")
+	}
+	if !c.CloudInit {
+		bad = append(bad, "no cloud-init drive")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("verify staged template %d: %s", vmid, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// removeStaging deletes the staging VM of t if it is there and is ours: at
+// the VMID the journal names and with the staging name or tag. Anything
+// else at that VMID is left alone.
+func (e *Executor) removeStaging(ctx context.Context, t state.Template, vmid int) error {
+	g, ok, err := e.guest(ctx, vmid)
+	if err != nil || !ok {
+		return err
+	}
+	if g.Name != stagingName(t.Name, vmid) && !g.HasTag(state.TagStaging) && !strings.HasPrefix(g.Name, "packer-") {
+		return fmt.Errorf("VMID %d holds %q, not templated's staging VM; left alone", vmid, g.Name)
+	}
+	if g.Lock != "" {
+		if err := e.waitUnlocked(ctx, vmid); err != nil {
+			return err
+		}
+	}
+	return e.retry(ctx, "delete staging", func() error { return e.Cluster.Delete(ctx, t.Node, vmid) })
+}
+
+// guest returns the guest at vmid from a fresh list.
+func (e *Executor) guest(ctx context.Context, vmid int) (state.Guest, bool, error) {
+	var guests []state.Guest
+	err := e.retry(ctx, "list guests", func() error {
+		var err error
+		guests, err = e.Cluster.ListGuests(ctx)
+		return err
+	})
+	if err != nil {
+		return state.Guest{}, false, fmt.Errorf("list guests: %w", err)
+	}
+	for _, g := range guests {
+		if g.VMID == vmid {
+			return g, true, nil
+		}
+	}
+	return state.Guest{}, false, nil
+}
+
+// waitUnlocked waits until vmid carries no lock (a PVE task still runs on
+// it, for example a clone started before a crash).
+func (e *Executor) waitUnlocked(ctx context.Context, vmid int) error {
+	deadline := e.now().Add(10 * time.Minute)
+	for {
+		g, ok, err := e.guest(ctx, vmid)
+		if err != nil {
+			return err
+		}
+		if !ok || g.Lock == "" {
+			return nil
+		}
+		if e.now().After(deadline) {
+			return fmt.Errorf("VMID %d still locked (%s) after 10 minutes", vmid, g.Lock)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// AdoptedInputs is the inputs hash `templated adopt` stamps on a hand-built
+// template: it matches no real inputs, so the next plan rebuilds it.
+const AdoptedInputs = "adopted"

@@ -1,0 +1,254 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"templated/internal/plan"
+	"templated/internal/state"
+)
+
+// Executor carries out a plan: every create or rebuild is built at a
+// staging VMID, verified, and swapped in at the reserved VMID, so that a
+// failed build never leaves the reserved VMID empty. Each step is written
+// to the journal before it starts and to the ledger when it ends.
+type Executor struct {
+	Cluster  Cluster
+	Builder  Builder
+	Recorder Recorder
+	Journal  *state.Journal
+	Log      logrus.FieldLogger
+	// Progress receives one line per step and template, for people.
+	Progress io.Writer
+	// Parallel bounds builds overall, PerNode per Proxmox node (both ≥ 1).
+	Parallel int
+	PerNode  int
+	// KeepFailed leaves a failed build's staging VM for debugging.
+	KeepFailed bool
+	// Commit is the git commit the desired state came from (for stamps).
+	Commit string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Retry is how often a swap step is tried before giving up (default 3)
+	// and RetryWait the first pause between tries (doubling).
+	Retry     int
+	RetryWait time.Duration
+
+	mu       sync.Mutex
+	outMu    sync.Mutex // serialises writes to Progress from parallel builds
+	reserved map[int]bool // staging and previous VMIDs taken by builds in flight
+	ranges   state.VMIDRanges
+}
+
+// Result is the outcome for one template.
+type Result struct {
+	Template   string
+	Action     plan.Kind
+	BuildID    string
+	Err        error
+	Duration   time.Duration
+	SwapWindow time.Duration
+	// Step is the last step reached.
+	Step state.Step
+}
+
+// Report is the outcome of Apply.
+type Report struct {
+	Results []Result
+}
+
+// Failed returns the results that failed.
+func (r Report) Failed() []Result {
+	var out []Result
+	for _, x := range r.Results {
+		if x.Err != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (e *Executor) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Executor) log() logrus.FieldLogger {
+	if e.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		return l
+	}
+	return e.Log
+}
+
+func (e *Executor) progress(name string, step state.Step, started time.Time, format string, args ...any) {
+	if e.Progress == nil {
+		return
+	}
+	el := e.now().Sub(started).Round(time.Second)
+	_, _ = e.output().Write([]byte(fmt.Sprintf("%s: [%s %s] %s\n", name, step, el, fmt.Sprintf(format, args...))))
+}
+
+// output returns Progress made safe for the parallel builds (each write is
+// one whole line from one build).
+func (e *Executor) output() io.Writer {
+	if e.Progress == nil {
+		return io.Discard
+	}
+	return lockedWriter{mu: &e.outMu, w: e.Progress}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Apply carries out every create and rebuild in p, in parallel within the
+// limits, and returns one Result per action that changes the cluster. The
+// error is non-nil only when Apply could not start; per-template failures
+// are in the Report.
+func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Report, error) {
+	if e.Cluster == nil || e.Builder == nil || e.Journal == nil || e.Recorder == nil {
+		return Report{}, errors.New("executor: cluster, builder, journal and recorder are required")
+	}
+	e.ranges = d.VMIDs
+	overall := make(chan struct{}, max(e.Parallel, 1))
+	perNode := map[string]chan struct{}{}
+	for _, a := range p.Actions {
+		if _, ok := perNode[a.Node]; !ok {
+			perNode[a.Node] = make(chan struct{}, max(e.PerNode, 1))
+		}
+	}
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		rep Report
+	)
+	for _, a := range p.Actions {
+		if !a.Kind.Changes() {
+			continue
+		}
+		t, ok := d.Template(a.Template)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func(a plan.Action, t state.Template) {
+			defer wg.Done()
+			var res Result
+			select {
+			case overall <- struct{}{}:
+				select {
+				case perNode[a.Node] <- struct{}{}:
+					res = e.buildAndSwap(ctx, d, t, a)
+					<-perNode[a.Node]
+				case <-ctx.Done():
+					res = Result{Template: a.Template, Action: a.Kind, Err: ctx.Err()}
+				}
+				<-overall
+			case <-ctx.Done():
+				res = Result{Template: a.Template, Action: a.Kind, Err: ctx.Err()}
+			}
+			mu.Lock()
+			rep.Results = append(rep.Results, res)
+			mu.Unlock()
+		}(a, t)
+	}
+	wg.Wait()
+	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Template < rep.Results[j].Template })
+	return rep, nil
+}
+
+// newBuildID returns a sortable, unique build id: UTC time plus 4 random bytes.
+func (e *Executor) newBuildID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return e.now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// allocate picks the lowest VMID in r that no guest uses and no build in
+// flight has taken. It lists the cluster afresh.
+func (e *Executor) allocate(ctx context.Context, r state.Range) (int, error) {
+	guests, err := e.Cluster.ListGuests(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list guests: %w", err)
+	}
+	used := map[int]bool{}
+	for _, g := range guests {
+		used[g.VMID] = true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.reserved == nil {
+		e.reserved = map[int]bool{}
+	}
+	for id := r.First; id <= r.Last; id++ {
+		if !used[id] && !e.reserved[id] {
+			e.reserved[id] = true
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("no free VMID in %d-%d: every one is in use", r.First, r.Last)
+}
+
+func (e *Executor) release(ids ...int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range ids {
+		delete(e.reserved, id)
+	}
+}
+
+// retry runs fn up to e.Retry times with a doubling pause, stopping early
+// when ctx ends.
+func (e *Executor) retry(ctx context.Context, what string, fn func() error) error {
+	tries := e.Retry
+	if tries <= 0 {
+		tries = 3
+	}
+	wait := e.RetryWait
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	var err error
+	for i := 0; i < tries; i++ {
+		if err = fn(); err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		if i < tries-1 {
+			e.log().WithError(err).WithField("step", what).Warn("step failed; retrying")
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return err
+			}
+			wait *= 2
+		}
+	}
+	return err
+}
+
+// Names templated gives the guests it makes besides the templates.
+func stagingName(t string, vmid int) string  { return fmt.Sprintf("%s-stg-%d", t, vmid) }
+func previousName(t string, vmid int) string { return fmt.Sprintf("%s-prev-%d", t, vmid) }

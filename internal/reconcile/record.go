@@ -1,0 +1,94 @@
+package reconcile
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"templated/internal/plan"
+	"templated/internal/state"
+)
+
+// Builder runs Packer for one template, leaving a template at the staging
+// VMID. Implementation: builder.Packer (workspace + packer.Runner).
+type Builder interface {
+	Build(ctx context.Context, req BuildRequest) (BuildResult, error)
+}
+
+// BuildRequest is one build.
+type BuildRequest struct {
+	Template    state.Template
+	InputsHash  string
+	BuildID     string
+	StagingVMID int
+	StagingName string
+	// Description is what Packer sets on the template it makes; templated
+	// stamps its own after verifying the result.
+	Description string
+	// LogPath and ManifestPath are where Packer's log and manifest go: the
+	// build's evidence folder.
+	LogPath      string
+	ManifestPath string
+	// Output receives Packer's human output, prefixed per template.
+	Output io.Writer
+}
+
+// BuildResult is what a successful build reports.
+type BuildResult struct {
+	ArtifactID    string
+	PackerVersion string
+	Duration      time.Duration
+}
+
+// Recorder writes the evidence ledger. Implementation: an adapter over
+// ledger.Ledger in cmd/templated; tests use an in-memory one.
+type Recorder interface {
+	// Decision records a plan: one that led to action, or a check that
+	// found nothing to do.
+	Decision(ctx context.Context, d *state.Desired, p plan.Plan, trigger string) error
+	// BuildStarted opens a build's evidence folder and records its start.
+	BuildStarted(ctx context.Context, b BuildRecord) (Evidence, error)
+	// Event records one step or outcome outside a build's start and finish
+	// (swap steps, cleanup, recovery, rollback, adopt, resume).
+	Event(ctx context.Context, ev Event) error
+}
+
+// Evidence is an open build evidence folder.
+type Evidence interface {
+	LogPath() string
+	ManifestPath() string
+	// Finish seals the folder (checksums, metadata, signed provenance) and
+	// records the build's end; buildErr is nil for a success.
+	Finish(ctx context.Context, b BuildRecord, buildErr error) error
+}
+
+// BuildRecord describes a build for the ledger.
+type BuildRecord struct {
+	Template      state.Template
+	Action        plan.Action
+	BuildID       string
+	StagingVMID   int
+	InputsHash    string
+	DesiredSHA256 string
+	Started       time.Time
+	Finished      time.Time
+	Result        string // "success" or "failure"
+	Step          state.Step
+	Error         string
+	PackerVersion string
+	ArtifactID    string
+	// SwapWindow is how long the reserved VMID stood empty during the swap.
+	SwapWindow time.Duration
+}
+
+// Event is one recorded step or outcome.
+type Event struct {
+	Kind     string // "swap", "cleanup", "recover", "rollback", "adopt", "resume"
+	Template string
+	BuildID  string
+	VMID     int
+	Step     state.Step
+	Result   string // "success", "failure", "skipped"
+	Detail   string
+	Error    string
+}

@@ -1,0 +1,289 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"templated/internal/state"
+)
+
+// stepOrder ranks the journal steps so that a resumed swap skips the ones
+// already done. Every swap step is idempotent: it looks at the cluster
+// before it acts, so repeating a half-done step finishes it.
+var stepOrder = map[state.Step]int{
+	state.StepAllocated: 0, state.StepBuilding: 1, state.StepVerifying: 2, state.StepKeepPrevious: 3,
+	state.StepDeleteCurrent: 4, state.StepPlaceNew: 5, state.StepCleanup: 6, state.StepRestore: 7,
+}
+
+func (e *Executor) setStep(op *state.Op, s state.Step) error {
+	op.Step, op.Updated = s, e.now().UTC()
+	return e.Journal.Put(*op)
+}
+
+// swap puts the template at op.Source (a verified staging build, or a
+// previous version) at the reserved VMID under t's name, keeping the
+// current template in the previous range first. It resumes from op.Step.
+// When placing fails after the current template was removed, it puts the
+// kept copy back, so the reserved VMID is never left empty by a failure
+// templated can still act on. It returns how long the reserved VMID stood
+// empty (from the delete's end to the new clone's end: an upper bound).
+func (e *Executor) swap(ctx context.Context, op *state.Op, t state.Template, source int, placed state.Stamp, start time.Time) (time.Duration, error) {
+	op.Source = source
+	if stepOrder[op.Step] <= stepOrder[state.StepKeepPrevious] {
+		if err := e.setStep(op, state.StepKeepPrevious); err != nil {
+			return 0, err
+		}
+		if err := e.keepPrevious(ctx, op, t); err != nil {
+			return 0, fmt.Errorf("keep current template: %w", err)
+		}
+		e.progress(t.Name, op.Step, start, "current template kept at VMID %d", op.Previous)
+	}
+	if stepOrder[op.Step] <= stepOrder[state.StepDeleteCurrent] {
+		if err := e.setStep(op, state.StepDeleteCurrent); err != nil {
+			return 0, err
+		}
+		if err := e.deleteCurrent(ctx, t); err != nil {
+			return 0, e.restore(ctx, op, t, fmt.Errorf("remove current template: %w", err))
+		}
+	}
+	emptied := e.now()
+	if err := e.setStep(op, state.StepPlaceNew); err != nil {
+		return 0, e.restore(ctx, op, t, err)
+	}
+	if err := e.place(ctx, t, op.Source, placed); err != nil {
+		return 0, e.restore(ctx, op, t, fmt.Errorf("place new template: %w", err))
+	}
+	window := e.now().Sub(emptied)
+	e.progress(t.Name, op.Step, start, "VMID %d now holds build %s (empty for %s)", t.VMID, placed.BuildID, window.Round(time.Millisecond))
+	_ = e.Recorder.Event(ctx, Event{Kind: "swap", Template: t.Name, BuildID: placed.BuildID, VMID: t.VMID, Step: op.Step,
+		Result: "success", Detail: fmt.Sprintf("source %d, previous kept at %d, reserved VMID empty for %s", op.Source, op.Previous, window)})
+	return window, nil
+}
+
+// ours reports whether g is the template templated keeps for t.
+func ours(g state.Guest, t state.Template) bool {
+	s, owned := state.StampFromTags(g.Tags)
+	return owned && g.Template && (g.Name == t.Name || s.InputsHash == AdoptedInputs)
+}
+
+// keepPrevious copies the current template (if any) into the previous range.
+func (e *Executor) keepPrevious(ctx context.Context, op *state.Op, t state.Template) error {
+	cur, ok, err := e.guest(ctx, t.VMID)
+	if err != nil || !ok {
+		return err
+	}
+	if !ours(cur, t) || cur.Lock != "" {
+		return fmt.Errorf("VMID %d changed since the plan (now %q, template=%v, lock=%q); not touching it", t.VMID, cur.Name, cur.Template, cur.Lock)
+	}
+	clones, err := e.Cluster.LinkedClones(ctx, t.Node, t.VMID)
+	if err != nil {
+		return fmt.Errorf("linked clones: %w", err)
+	}
+	if len(clones) > 0 {
+		return fmt.Errorf("linked clones %v depend on VMID %d; replacing it would break them", clones, t.VMID)
+	}
+	if op.Previous != 0 {
+		// Resumed: the copy may be done, half done, or not started.
+		g, ok, err := e.guest(ctx, op.Previous)
+		if err != nil {
+			return err
+		}
+		if ok && g.Template && g.HasTag(state.TagPrevious) {
+			return nil
+		}
+		if ok && g.Name == previousName(t.Name, op.Previous) {
+			if err := e.waitUnlocked(ctx, op.Previous); err != nil {
+				return err
+			}
+			if err := e.retry(ctx, "delete partial copy", func() error { return e.Cluster.Delete(ctx, t.Node, op.Previous) }); err != nil {
+				return err
+			}
+		} else if ok {
+			op.Previous = 0 // someone else took it; choose another
+		}
+	}
+	if op.Previous == 0 {
+		prev, err := e.allocate(ctx, e.ranges.Previous)
+		if err != nil {
+			return err
+		}
+		op.Previous = prev
+		if err := e.Journal.Put(*op); err != nil {
+			return err
+		}
+	}
+	cfg, err := e.Cluster.GuestConfig(ctx, t.Node, t.VMID)
+	if err != nil {
+		return err
+	}
+	stamp, ok := state.StampFromDescription(cfg.Description)
+	if !ok {
+		stamp, _ = state.StampFromTags(cur.Tags)
+	}
+	stamp.Template, stamp.Role = t.Name, state.RolePrevious
+	if err := e.retry(ctx, "copy current template", func() error {
+		return e.Cluster.Clone(ctx, t.Node, t.VMID, op.Previous, previousName(t.Name, op.Previous))
+	}); err != nil {
+		return err
+	}
+	if err := e.retry(ctx, "convert copy", func() error { return e.Cluster.ConvertToTemplate(ctx, t.Node, op.Previous) }); err != nil {
+		return err
+	}
+	return e.retry(ctx, "stamp copy", func() error {
+		return e.Cluster.SetMeta(ctx, t.Node, op.Previous, stamp.Description(), stamp.Tags())
+	})
+}
+
+// deleteCurrent removes templated's template from the reserved VMID, after
+// checking that the API still answers (so that a revoked token or an
+// unreachable cluster fails before anything is removed).
+func (e *Executor) deleteCurrent(ctx context.Context, t state.Template) error {
+	if _, err := e.Cluster.Version(ctx); err != nil {
+		return fmt.Errorf("preflight: %w", err)
+	}
+	cur, ok, err := e.guest(ctx, t.VMID)
+	if err != nil || !ok {
+		return err
+	}
+	if !ours(cur, t) {
+		return fmt.Errorf("VMID %d holds %q, which is not templated's template; not deleting it", t.VMID, cur.Name)
+	}
+	return e.retry(ctx, "delete current", func() error { return e.Cluster.Delete(ctx, t.Node, t.VMID) })
+}
+
+// place clones source to the reserved VMID as t's template and stamps it.
+// It looks before each try, so a clone that PVE carried out although the
+// request failed (a 596, a crash) is finished rather than repeated.
+func (e *Executor) place(ctx context.Context, t state.Template, source int, placed state.Stamp) error {
+	placed.Template, placed.Role = t.Name, state.RoleTemplate
+	return e.retry(ctx, "place", func() error {
+		g, ok, err := e.guest(ctx, t.VMID)
+		if err != nil {
+			return err
+		}
+		if ok && g.Lock != "" {
+			if err := e.waitUnlocked(ctx, t.VMID); err != nil {
+				return err
+			}
+			if g, ok, err = e.guest(ctx, t.VMID); err != nil {
+				return err
+			}
+		}
+		if ok && g.Name != t.Name {
+			return fmt.Errorf("VMID %d is occupied by %q", t.VMID, g.Name)
+		}
+		if !ok {
+			if err := e.Cluster.Clone(ctx, t.Node, source, t.VMID, t.Name); err != nil {
+				return err
+			}
+			g.Template = false
+		}
+		if !g.Template {
+			if err := e.Cluster.ConvertToTemplate(ctx, t.Node, t.VMID); err != nil {
+				return err
+			}
+		}
+		return e.Cluster.SetMeta(ctx, t.Node, t.VMID, placed.Description(), placed.Tags())
+	})
+}
+
+// restore makes sure the reserved VMID holds a template after a failed
+// swap: the current one if it is still there, else the copy kept in the
+// previous range. It returns cause, completed with what it did.
+func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, cause error) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	g, ok, err := e.guest(cctx, t.VMID)
+	if err != nil {
+		return fmt.Errorf("%w; checking VMID %d afterwards failed too (%v): the next run restores it from the journal", cause, t.VMID, err)
+	}
+	if ok && g.Template && g.Lock == "" {
+		return fmt.Errorf("%w; VMID %d still holds %q", cause, t.VMID, g.Name)
+	}
+	if op.Previous == 0 {
+		return fmt.Errorf("%w; there was no template at VMID %d before", cause, t.VMID)
+	}
+	if err := e.setStep(op, state.StepRestore); err != nil {
+		return fmt.Errorf("%w; journal: %v", cause, err)
+	}
+	if ok {
+		// A half-placed new template: ours (it has t's name), remove it.
+		if err := e.waitUnlocked(cctx, t.VMID); err != nil {
+			return fmt.Errorf("%w; %v", cause, err)
+		}
+		if err := e.retry(cctx, "remove half-placed template", func() error { return e.Cluster.Delete(cctx, t.Node, t.VMID) }); err != nil {
+			return fmt.Errorf("%w; removing the half-placed template failed too (%v): the next run restores it from the journal", cause, err)
+		}
+	}
+	cfg, err := e.Cluster.GuestConfig(cctx, t.Node, op.Previous)
+	if err != nil {
+		return fmt.Errorf("%w; reading the kept copy %d failed (%v): the next run restores it from the journal", cause, op.Previous, err)
+	}
+	stamp, _ := state.StampFromDescription(cfg.Description)
+	if err := e.place(cctx, t, op.Previous, stamp); err != nil {
+		return fmt.Errorf("%w; restoring the kept copy %d failed too (%v): the next run restores it from the journal", cause, op.Previous, err)
+	}
+	_ = e.Recorder.Event(cctx, Event{Kind: "swap", Template: t.Name, VMID: t.VMID, Step: state.StepRestore, Result: "failure",
+		Detail: fmt.Sprintf("previous template restored from %d", op.Previous), Error: cause.Error()})
+	return fmt.Errorf("%w; the previous template was restored at VMID %d", cause, t.VMID)
+}
+
+// cleanup removes the swap's source when it was a staging build and prunes
+// previous versions of t beyond t.KeepPrevious, then closes the journal.
+func (e *Executor) cleanup(ctx context.Context, op *state.Op, t state.Template, staging int) error {
+	if err := e.setStep(op, state.StepCleanup); err != nil {
+		return err
+	}
+	if staging != 0 {
+		if err := e.removeStaging(ctx, t, staging); err != nil {
+			return fmt.Errorf("remove staging VM %d: %w", staging, err)
+		}
+	}
+	if err := e.prunePrevious(ctx, t); err != nil {
+		return fmt.Errorf("prune previous versions: %w", err)
+	}
+	return e.Journal.Done(t.Name)
+}
+
+// previousVersions lists t's copies in the previous range, newest first.
+func (e *Executor) previousVersions(ctx context.Context, t state.Template) ([]state.Guest, error) {
+	guests, err := e.Cluster.ListGuests(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list guests: %w", err)
+	}
+	prefix := t.Name + "-prev-"
+	var out []state.Guest
+	for _, g := range guests {
+		if g.HasTag(state.TagPrevious) && g.Template && strings.HasPrefix(g.Name, prefix) {
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := state.StampFromTags(out[i].Tags)
+		b, _ := state.StampFromTags(out[j].Tags)
+		if !a.BuiltAt.Equal(b.BuiltAt) {
+			return a.BuiltAt.After(b.BuiltAt)
+		}
+		return out[i].VMID > out[j].VMID
+	})
+	return out, nil
+}
+
+func (e *Executor) prunePrevious(ctx context.Context, t state.Template) error {
+	prevs, err := e.previousVersions(ctx, t)
+	if err != nil {
+		return err
+	}
+	for i := max(t.KeepPrevious, 0); i < len(prevs); i++ {
+		g := prevs[i]
+		if err := e.retry(ctx, "prune previous", func() error { return e.Cluster.Delete(ctx, t.Node, g.VMID) }); err != nil {
+			return fmt.Errorf("delete %d: %w", g.VMID, err)
+		}
+		_ = e.Recorder.Event(ctx, Event{Kind: "cleanup", Template: t.Name, VMID: g.VMID, Step: state.StepCleanup, Result: "success",
+			Detail: fmt.Sprintf("previous version %s removed (keep_previous %d)", g.Name, t.KeepPrevious)})
+	}
+	return nil
+}
