@@ -17,6 +17,10 @@ build: ## build dist/templated
 	@echo "==> building templated $(VERSION)"
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o dist/templated ./cmd/templated
 
+.PHONY: demo
+demo: build tools ## run templated end to end on the embedded simulator with real Packer
+	@scripts/demo.sh
+
 .PHONY: tools
 tools: ## build Packer v1.11.2 and packer-plugin-proxmox v1.1.1 into .tools/ (reused when present)
 	@tools/build.sh "$(TOOLS)"

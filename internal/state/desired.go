@@ -19,6 +19,10 @@ type Desired struct {
 	Path string
 	// SHA256 is the hex digest of the file's bytes, recorded in the ledger.
 	SHA256 string
+	// PackerRoot is the packer/ workspace the templates' Packer and VarFile
+	// paths are relative to and were checked against ("" when Parse was not
+	// given one, so only their syntax was checked).
+	PackerRoot string
 }
 
 // Template returns the template named name, or false.

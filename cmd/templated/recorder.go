@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"templated/internal/ledger"
+	"templated/internal/plan"
+	"templated/internal/reconcile"
+	"templated/internal/state"
+)
+
+// recorder writes reconcile's records into the evidence ledger, with the
+// context an auditor needs: git commit, CI run, tool versions.
+type recorder struct {
+	l        *ledger.Ledger
+	desired  string // the desired file's path, as given
+	git      *ledger.Git
+	ci       ledger.CI
+	versions ledger.Versions
+}
+
+var _ reconcile.Recorder = (*recorder)(nil)
+
+// newRecorder gathers the run's context once.
+func newRecorder(ctx context.Context, l *ledger.Ledger, desiredPath, packerVersion string, getenv func(string) string) *recorder {
+	git, _ := ledger.DetectGit(ctx, filepath.Dir(desiredPath))
+	return &recorder{l: l, desired: desiredPath, git: git, ci: ledger.DetectCI(getenv),
+		versions: ledger.Versions{Templated: version, Packer: packerVersion, Plugins: map[string]string{"github.com/hashicorp/proxmox": pluginVersion}}}
+}
+
+// pluginVersion is the Proxmox plugin templated's tools install.
+const pluginVersion = "1.1.1"
+
+func (r *recorder) commit() string {
+	if r.git == nil {
+		return "unknown"
+	}
+	if r.git.Dirty {
+		return r.git.Commit + "-dirty"
+	}
+	return r.git.Commit
+}
+
+func (r *recorder) Decision(ctx context.Context, d *state.Desired, p plan.Plan, trigger string) error {
+	e := ledger.Entry{Kind: ledger.KindDecision, Desired: &ledger.Desired{File: r.desired, SHA256: d.SHA256},
+		Git: r.git, CI: &r.ci, Versions: &r.versions, Reason: &ledger.Reason{Code: "plan", Detail: trigger}}
+	for _, a := range p.Actions {
+		e.Plan = append(e.Plan, ledger.Action{Template: a.Template, Action: string(a.Kind), Reason: reasonText(a)})
+	}
+	if !p.HasChanges() {
+		e.Result = "nothing-to-do"
+	} else {
+		e.Result = fmt.Sprintf("%d create, %d rebuild", p.Summary.Create, p.Summary.Rebuild)
+	}
+	_, err := r.l.Append(ctx, e)
+	return err
+}
+
+func reasonText(a plan.Action) string {
+	var parts []string
+	for _, x := range a.Reasons {
+		parts = append(parts, x.Code)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (r *recorder) BuildStarted(ctx context.Context, b reconcile.BuildRecord) (reconcile.Evidence, error) {
+	ev, err := r.l.NewBuild(b.Template.Name, b.BuildID)
+	if err != nil {
+		return nil, err
+	}
+	e := r.buildEntry(ledger.KindBuildStarted, b)
+	if _, err := r.l.Append(ctx, e); err != nil {
+		return nil, err
+	}
+	return &evidence{r: r, ev: ev}, nil
+}
+
+func (r *recorder) buildEntry(kind ledger.Kind, b reconcile.BuildRecord) ledger.Entry {
+	entry, _ := json.Marshal(desiredEntry(b.Template))
+	return ledger.Entry{Kind: kind, Template: b.Template.Name, BuildID: b.BuildID,
+		Reason:  &ledger.Reason{Code: firstReason(b.Action), Detail: reasonText(b.Action)},
+		Desired: &ledger.Desired{File: r.desired, SHA256: b.DesiredSHA256, Entry: entry},
+		Release: b.Action.Release, InputsSHA256: b.InputsHash, Git: r.git, CI: &r.ci, Versions: &r.versions,
+		Proxmox:   &ledger.Proxmox{Node: b.Template.Node, ReservedVMID: b.Template.VMID, StagingVMID: b.StagingVMID},
+		StartedAt: b.Started.UTC().Format(time.RFC3339)}
+}
+
+func firstReason(a plan.Action) string {
+	if len(a.Reasons) == 0 {
+		return "manual"
+	}
+	return a.Reasons[0].Code
+}
+
+// desiredEntry is the part of a template's desired entry the ledger keeps.
+func desiredEntry(t state.Template) map[string]any {
+	rel := ""
+	if t.Release != nil {
+		rel = t.Release.String()
+	}
+	return map[string]any{
+		"name": t.Name, "vmid": t.VMID, "os": t.OS, "os_version": t.OSVersion, "release": rel,
+		"packer": t.Packer, "var_file": t.VarFile, "build": t.Build, "node": t.Node, "storage": t.Storage,
+		"iso_storage": t.ISOStorage, "cores": t.Cores, "memory": t.MemoryMiB, "disk_gb": t.DiskGB,
+		"max_age": t.MaxAge.String(), "patch_schedule": t.PatchSchedule, "timezone": t.Timezone,
+		"keep_previous": t.KeepPrevious, "build_timeout": t.BuildTimeout.String(),
+	}
+}
+
+func (r *recorder) Event(ctx context.Context, ev reconcile.Event) error {
+	e := ledger.Entry{Kind: ledger.Kind(ev.Kind), Template: ev.Template, BuildID: ev.BuildID, Step: string(ev.Step),
+		Result: ev.Result, Error: ev.Error}
+	if ev.Detail != "" || ev.VMID != 0 {
+		e.Detail = map[string]string{}
+		if ev.Detail != "" {
+			e.Detail["detail"] = ev.Detail
+		}
+		if ev.VMID != 0 {
+			e.Detail["vmid"] = fmt.Sprint(ev.VMID)
+		}
+	}
+	_, err := r.l.Append(ctx, e)
+	return err
+}
+
+// evidence is one build's open evidence folder.
+type evidence struct {
+	r  *recorder
+	ev *ledger.BuildEvidence
+}
+
+func (e *evidence) LogPath() string      { return e.ev.LogPath }
+func (e *evidence) ManifestPath() string { return e.ev.ManifestPath }
+
+func (e *evidence) Finish(ctx context.Context, b reconcile.BuildRecord, buildErr error) error {
+	base := e.r.buildEntry(ledger.KindBuildFinished, b)
+	info := ledger.BuildInfo{Result: b.Result, Reason: base.Reason, Desired: base.Desired, Release: base.Release,
+		InputsSHA256: b.InputsHash, Git: e.r.git, CI: &e.r.ci, Versions: &e.r.versions, Proxmox: base.Proxmox,
+		StartedAt: b.Started, FinishedAt: b.Finished}
+	if buildErr != nil {
+		info.Error = buildErr.Error()
+	}
+	entry, err := e.ev.Finish(ctx, info)
+	if err != nil {
+		return fmt.Errorf("seal evidence %s: %w", e.ev.Dir, err)
+	}
+	if b.Step != "" {
+		entry.Step = string(b.Step)
+	}
+	if b.SwapWindow > 0 {
+		entry.Detail = map[string]string{"swap_window_ms": fmt.Sprint(b.SwapWindow.Milliseconds())}
+	}
+	_, err = e.r.l.Append(ctx, entry)
+	return err
+}

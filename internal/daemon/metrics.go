@@ -1,0 +1,119 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the daemon's Prometheus metrics; the per-template ones are
+// computed from the view at scrape time (templateCollector).
+type metrics struct {
+	reconciles *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	apiErrors  prometheus.Counter
+	reloads    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer, d *Daemon) (*metrics, error) {
+	m := &metrics{
+		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "templated_reconciles_total",
+			Help: "Reconcile runs by first trigger and result (success, failure, unreachable, canceled, skipped).",
+		}, []string{"trigger", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "templated_reconcile_duration_seconds",
+			Help:    "Duration of reconcile runs, builds included.",
+			Buckets: []float64{0.1, 0.5, 1, 5, 30, 60, 300, 900, 1800, 3600, 7200},
+		}, []string{"result"}),
+		apiErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "templated_proxmox_api_errors_total",
+			Help: "Proxmox API errors met by reconcile runs (an unreachable cluster counts at least one per run).",
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "templated_desired_reloads_total",
+			Help: "Loads of the desired file by result (success, failure).",
+		}, []string{"result"}),
+	}
+	for _, c := range []prometheus.Collector{m.reconciles, m.duration, m.apiErrors, m.reloads, templateCollector{d}} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range []string{resultSuccess, resultFailure} {
+		m.reloads.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+func (m *metrics) observeRun(trigger Reason, result string, dur time.Duration, apiErrors int) {
+	m.reconciles.WithLabelValues(string(trigger), result).Inc()
+	m.duration.WithLabelValues(result).Observe(dur.Seconds())
+	if result == resultUnreachable && apiErrors == 0 {
+		apiErrors = 1
+	}
+	m.apiErrors.Add(float64(apiErrors))
+}
+
+func registerRuntimeCollectors(r *prometheus.Registry) {
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+var (
+	descAge = prometheus.NewDesc("templated_template_age_seconds",
+		"Age of the template at its reserved VMID (from its build stamp).", []string{"template"}, nil)
+	descBuildSuccess = prometheus.NewDesc("templated_template_last_build_success",
+		"1 if the last build the daemon ran succeeded, 0 if it failed (absent before the first build).", []string{"template"}, nil)
+	descBuildDuration = prometheus.NewDesc("templated_template_last_build_duration_seconds",
+		"Duration of the last build the daemon ran.", []string{"template"}, nil)
+	descDrift = prometheus.NewDesc("templated_template_drift",
+		"1 for the template's drift state as the last run saw it.", []string{"template", "state"}, nil)
+	descSuspended = prometheus.NewDesc("templated_template_suspended",
+		"1 if the daemon suspended the template after repeated build failures.", []string{"template"}, nil)
+	descFailures = prometheus.NewDesc("templated_template_consecutive_failed_builds",
+		"Consecutive failed builds of the template.", []string{"template"}, nil)
+	descNext = prometheus.NewDesc("templated_template_next_rebuild_timestamp_seconds",
+		"When the next scheduled rebuild is due (Unix time).", []string{"template"}, nil)
+	descReady = prometheus.NewDesc("templated_ready",
+		"1 while /readyz answers 200.", nil, nil)
+)
+
+// templateCollector reads the per-template metrics from the status
+// snapshot, so that removed templates disappear from /metrics.
+type templateCollector struct{ d *Daemon }
+
+func (c templateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descAge, descBuildSuccess, descBuildDuration, descDrift, descSuspended, descFailures, descNext, descReady} {
+		ch <- d
+	}
+}
+
+func (c templateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.d.Status()
+	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, boolFloat(s.Ready))
+	for _, t := range s.Templates {
+		if !t.BuiltAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, t.AgeSeconds, t.Name)
+		}
+		if t.LastResult != string(BuildNone) {
+			ch <- prometheus.MustNewConstMetric(descBuildSuccess, prometheus.GaugeValue, boolFloat(t.LastResult == string(BuildSuccess)), t.Name)
+			ch <- prometheus.MustNewConstMetric(descBuildDuration, prometheus.GaugeValue, t.LastBuildDurationSeconds, t.Name)
+		}
+		if t.Drift != "" {
+			ch <- prometheus.MustNewConstMetric(descDrift, prometheus.GaugeValue, 1, t.Name, t.Drift)
+		}
+		ch <- prometheus.MustNewConstMetric(descSuspended, prometheus.GaugeValue, boolFloat(t.Suspended), t.Name)
+		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.GaugeValue, float64(t.ConsecutiveFailedBuilds), t.Name)
+		if !t.NextRebuild.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descNext, prometheus.GaugeValue, float64(t.NextRebuild.Unix()), t.Name)
+		}
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,197 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"templated/internal/state"
+)
+
+// Run results, also the "result" label of the reconcile metrics.
+const (
+	resultSuccess     = "success"
+	resultFailure     = "failure"
+	resultUnreachable = "unreachable"
+	resultCanceled    = "canceled"
+	resultSkipped     = "skipped"
+)
+
+// runOnce handles one coalesced trigger: reload what the trigger asks for,
+// reconcile, account for the outcome. It returns how long to wait before a
+// retry (0: no retry needed).
+func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
+	log := d.log.WithField("trigger", t.String())
+	if t.Has(ReasonReload) && d.opts.OnReload != nil {
+		if err := d.opts.OnReload(ctx); err != nil {
+			log.WithError(err).Error("reload configuration")
+		}
+	}
+	if t.Has(ReasonFile) || t.Has(ReasonReload) {
+		if rejected := d.reloadDesired(ctx, t.Has(ReasonReload)); rejected && t.onlyReloads() {
+			log.Info("desired file rejected; no run")
+			d.met.reconciles.WithLabelValues(string(t.Primary()), resultSkipped).Inc()
+			d.setIdle("")
+			return 0
+		}
+	}
+	des := d.desired.Load()
+	suspended := d.prepareSuspensions(ctx, des)
+
+	d.setRunning(t)
+	log.Info("reconcile started")
+	start := time.Now()
+	out, err := d.opts.Reconciler.Reconcile(ctx, Request{
+		Desired:   withSuspensions(des, suspended),
+		Trigger:   t,
+		Suspended: suspended,
+		Observed:  d.observed,
+	})
+	dur := time.Since(start)
+	if out.Observed {
+		d.observed()
+	}
+	result := classify(ctx, out, err)
+	d.met.observeRun(t.Primary(), result, dur, out.APIErrors)
+	d.finishRun(t, start, dur, result, err, out)
+	d.account(ctx, des, out)
+
+	log = log.WithFields(logrus.Fields{"result": result, "duration": dur.Round(time.Millisecond).String()})
+	switch result {
+	case resultSuccess:
+		d.bo.reset()
+		log.Info("reconcile finished")
+		d.setIdle("")
+	case resultCanceled:
+		log.Info("reconcile stopped")
+	case resultUnreachable:
+		wait := d.bo.next()
+		log.WithError(err).WithField("retry_in", wait.String()).Warn("Proxmox unreachable")
+		d.setBackoff(wait)
+		return wait
+	default:
+		d.bo.reset()
+		log.WithError(err).Error("reconcile failed")
+		d.setIdle("last run failed: " + err.Error())
+	}
+	return 0
+}
+
+// classify sorts a run's end into one of the results.
+func classify(ctx context.Context, out Outcome, err error) string {
+	switch {
+	case err == nil:
+		return resultSuccess
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return resultCanceled
+	case !out.Observed || IsUnreachable(err):
+		return resultUnreachable
+	default:
+		return resultFailure
+	}
+}
+
+// observed notes a successful observation of the cluster; the first one
+// makes the daemon ready.
+func (d *Daemon) observed() {
+	d.mu.Lock()
+	first := !d.v.observedOnce
+	d.v.observedOnce = true
+	d.v.observationOK = true
+	d.v.lastObserved = time.Now()
+	d.mu.Unlock()
+	if first {
+		d.log.Info("first observation of the cluster succeeded; ready")
+		d.notify.Ready()
+	}
+}
+
+// loadInitial loads the desired file at start.
+func (d *Daemon) loadInitial(ctx context.Context) error {
+	des, err := d.opts.Load(d.opts.DesiredPath)
+	if err != nil {
+		sum := fileSHA256(d.opts.DesiredPath)
+		d.met.reloads.WithLabelValues(resultFailure).Inc()
+		if rerr := d.ledger.RecordRejected(ctx, d.opts.DesiredPath, sum, err); rerr != nil {
+			d.log.WithError(rerr).Error("record rejected desired file")
+		}
+		return fmt.Errorf("load desired file %s: %w", d.opts.DesiredPath, err)
+	}
+	d.install(des, fileSHA256(d.opts.DesiredPath))
+	return nil
+}
+
+// reloadDesired re-reads the desired file and puts it in force if it is
+// valid; an invalid one is rejected, logged and recorded once per content,
+// and the last good state stays. An unchanged file is not re-parsed unless
+// force is set. It reports whether the file was rejected.
+func (d *Daemon) reloadDesired(ctx context.Context, force bool) (rejected bool) {
+	path := d.opts.DesiredPath
+	sum := fileSHA256(path)
+	cur := d.desired.Load()
+	if !force && cur != nil && sum != "" && sum == cur.SHA256 {
+		d.clearRejected()
+		return false
+	}
+	des, err := d.opts.Load(path)
+	if err != nil {
+		d.met.reloads.WithLabelValues(resultFailure).Inc()
+		if d.rejectedBefore(sum) {
+			d.log.WithField("sha256", sum).Warn("desired file still invalid; the last good desired state stays in force")
+			return true
+		}
+		d.log.WithFields(logrus.Fields{"path": path, "sha256": sum}).WithError(err).
+			Error("desired file rejected; the last good desired state stays in force")
+		if rerr := d.ledger.RecordRejected(ctx, path, sum, err); rerr != nil {
+			d.log.WithError(rerr).Error("record rejected desired file")
+		}
+		d.setRejected(sum, err)
+		return true
+	}
+	d.install(des, sum)
+	d.reschedule(des)
+	return false
+}
+
+// install puts des in force.
+func (d *Daemon) install(des *state.Desired, sum string) {
+	if des.SHA256 == "" {
+		des.SHA256 = sum
+	}
+	d.desired.Store(des)
+	d.met.reloads.WithLabelValues(resultSuccess).Inc()
+	d.clearRejected()
+	d.mu.Lock()
+	d.v.loadedAt = time.Now()
+	d.mu.Unlock()
+	d.log.WithFields(logrus.Fields{"path": d.opts.DesiredPath, "sha256": des.SHA256, "templates": len(des.Templates)}).
+		Info("desired state in force")
+}
+
+// reschedule replaces the cron entries with those of des. Called from the
+// loop goroutine only.
+func (d *Daemon) reschedule(des *state.Desired) {
+	stopCron(d.cron)
+	d.cron = startCron(des, d.q, d.log)
+}
+
+// withSuspensions returns a copy of des whose suspended templates are
+// marked, or des itself when none is.
+func withSuspensions(des *state.Desired, suspended map[string]string) *state.Desired {
+	if len(suspended) == 0 {
+		return des
+	}
+	c := *des
+	c.Templates = slices.Clone(des.Templates)
+	for i := range c.Templates {
+		if why, ok := suspended[c.Templates[i].Name]; ok && !c.Templates[i].Suspended {
+			c.Templates[i].Suspended = true
+			c.Templates[i].SuspendReason = why
+		}
+	}
+	return &c
+}

@@ -1,0 +1,164 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// StatusVersion is the version of the /status JSON.
+const StatusVersion = 1
+
+// Status is what the running daemon says about itself and the templates
+// (GET /status; `templated status`).
+type Status struct {
+	Version int `json:"version"`
+	// State is starting, reconciling, idle, backoff, stopping or stopped.
+	State string `json:"state"`
+	// Message is the STATUS= line.
+	Message         string    `json:"message"`
+	Ready           bool      `json:"ready"`
+	Now             time.Time `json:"now"`
+	LastObservation time.Time `json:"last_observation,omitzero"`
+	// NextRetry is when the next attempt is due while Proxmox is
+	// unreachable.
+	NextRetry time.Time        `json:"next_retry,omitzero"`
+	Desired   DesiredStatus    `json:"desired"`
+	LastRun   *RunStatus       `json:"last_run,omitempty"`
+	Templates []TemplateStatus `json:"templates"`
+}
+
+// DesiredStatus is the desired state in force.
+type DesiredStatus struct {
+	Path     string    `json:"path"`
+	SHA256   string    `json:"sha256"`
+	LoadedAt time.Time `json:"loaded_at,omitzero"`
+	// Rejected is the newest content that failed validation, while it is
+	// still what the file holds.
+	Rejected *Rejection `json:"rejected,omitempty"`
+}
+
+// Rejection is a desired file that was not put in force.
+type Rejection struct {
+	SHA256 string    `json:"sha256"`
+	Error  string    `json:"error"`
+	At     time.Time `json:"at"`
+}
+
+// RunStatus is the last reconcile.
+type RunStatus struct {
+	Trigger         string    `json:"trigger"`
+	Started         time.Time `json:"started"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	// Result is success, failure, unreachable or canceled.
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+}
+
+// TemplateStatus is one desired template.
+type TemplateStatus struct {
+	Name    string    `json:"name"`
+	VMID    int       `json:"vmid"`
+	Release string    `json:"release"`
+	BuiltAt time.Time `json:"built_at,omitzero"`
+	// AgeSeconds is the age of the template at its VMID (0 if unknown).
+	AgeSeconds float64 `json:"age_seconds,omitempty"`
+	// Action is what the last run decided ("" before the first run).
+	Action string `json:"action,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Drift  string `json:"drift,omitempty"`
+	// LastResult is the result of the last build the daemon saw: success,
+	// failure, or none.
+	LastResult               string    `json:"last_result"`
+	LastBuildAt              time.Time `json:"last_build_at,omitzero"`
+	LastBuildDurationSeconds float64   `json:"last_build_duration_seconds,omitempty"`
+	LastError                string    `json:"last_error,omitempty"`
+	NextRebuild              time.Time `json:"next_rebuild,omitzero"`
+	Suspended                bool      `json:"suspended"`
+	SuspendReason            string    `json:"suspend_reason,omitempty"`
+	ConsecutiveFailedBuilds  int       `json:"consecutive_failed_builds"`
+}
+
+// Status returns a snapshot of the daemon's state.
+func (d *Daemon) Status() Status {
+	now := time.Now()
+	ready, _ := d.ready(now)
+	des := d.desired.Load()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := Status{
+		Version:         StatusVersion,
+		State:           d.v.phase,
+		Message:         d.v.message,
+		Ready:           ready,
+		Now:             now,
+		LastObservation: d.v.lastObserved,
+		NextRetry:       d.v.nextRetry,
+		Desired:         DesiredStatus{Path: d.opts.DesiredPath, LoadedAt: d.v.loadedAt},
+		Templates:       []TemplateStatus{},
+	}
+	if d.v.lastRun != nil {
+		lr := *d.v.lastRun
+		s.LastRun = &lr
+	}
+	if d.v.rejected != nil {
+		r := *d.v.rejected
+		s.Desired.Rejected = &r
+	}
+	if des == nil {
+		return s
+	}
+	s.Desired.SHA256 = des.SHA256
+	for _, t := range des.Templates {
+		ts := TemplateStatus{Name: t.Name, VMID: t.VMID, LastResult: string(BuildNone)}
+		if t.Release != nil {
+			ts.Release = t.Release.String()
+		}
+		if tv := d.v.templates[t.Name]; tv != nil {
+			o := tv.last
+			ts.BuiltAt, ts.Action, ts.Reason, ts.Drift = o.BuiltAt, string(o.Action), o.Reason, o.Drift
+			if !o.BuiltAt.IsZero() {
+				ts.AgeSeconds = now.Sub(o.BuiltAt).Seconds()
+			}
+			ts.NextRebuild = o.NextRebuild
+			if tv.lastBuildSeen {
+				ts.LastResult, ts.LastBuildAt = string(tv.lastBuild), tv.lastBuildAt
+				ts.LastBuildDurationSeconds, ts.LastError = tv.lastBuildDur.Seconds(), tv.lastBuildErr
+			}
+		}
+		if ts.NextRebuild.IsZero() {
+			ts.NextRebuild = nextRebuild(t, ts.BuiltAt, now)
+		}
+		if e, ok := d.v.suspensions[t.Name]; ok {
+			ts.Suspended, ts.SuspendReason, ts.ConsecutiveFailedBuilds = e.Suspended, e.Reason, e.Failures
+		}
+		s.Templates = append(s.Templates, ts)
+	}
+	return s
+}
+
+// FetchStatus asks the daemon listening on addr ("127.0.0.1:9750") for
+// its status.
+func FetchStatus(ctx context.Context, addr string) (Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/status", nil)
+	if err != nil {
+		return Status{}, fmt.Errorf("fetch status: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return Status{}, fmt.Errorf("fetch status: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return Status{}, fmt.Errorf("fetch status: %s: %s", resp.Status, body)
+	}
+	var s Status
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return Status{}, fmt.Errorf("fetch status: decode: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,26 @@
+// Package ledger owns templated's evidence: a tamper-evident, append-only
+// ledger of every decision and build, and the per-build evidence folders it
+// points to.
+//
+// On disk, under one directory (by default output/artifacts/infra/packer/):
+//
+//	ledger/entries.jsonl           one JSON entry per line, each bound to the
+//	                               previous one by "prev" and signed ("sig")
+//	ledger/checkpoint              latest signed checkpoint (C2SP signed note)
+//	ledger/checkpoints/<N>.note    every checkpoint ever signed, write-once
+//	ledger/quarantine/             torn tails moved aside by repair
+//	ledger/ledger.vkey             the public verifier key (a hint only)
+//	ledger/LOCK                    flock: one writer at a time
+//	<template>/<build-id>/         packer.log, packer-manifest.json,
+//	                               build.json, SHA256SUMS,
+//	                               provenance.intoto.json (DSSE, in-toto
+//	                               Statement v1, SLSA provenance v1)
+//
+// The entries form an RFC 6962 Merkle tree (golang.org/x/mod/sumdb/tlog);
+// every Append signs a checkpoint over the whole tree, so a kill -9 can leave
+// at most one unsealed line, which Open (or Repair) seals and records.
+// Verify checks everything offline; Prove and CheckProof produce and check
+// C2SP tlog-proof inclusion proofs for auditors.
+//
+// The signing key never lives in the evidence tree: see DefaultKeyPath.
+package ledger

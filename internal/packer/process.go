@@ -1,0 +1,174 @@
+package packer
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// maxLine bounds one line of output; longer lines arrive in pieces.
+const maxLine = 64 << 10
+
+// invocation is one run of the Packer binary.
+type invocation struct {
+	args   []string
+	dir    string
+	env    []string
+	onLine func(line []byte) // called for each line of stdout and stderr, never concurrently
+}
+
+// exit is how a run ended.
+type exit struct {
+	code   int   // exit code, 128+signal when signaled
+	killed bool  // the process died of SIGKILL
+	err    error // from Wait
+}
+
+// run starts Packer in its own process group and waits for it. When ctx
+// ends, the group gets SIGINT, and SIGKILL after KillGrace. Whatever is left
+// of the group when Packer itself has exited is killed, so no helper process
+// outlives a run. A non-nil error means Packer could not be started.
+func (r *Runner) run(ctx context.Context, inv invocation) (exit, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return exit{}, fmt.Errorf("stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return exit{}, fmt.Errorf("stderr pipe: %w", err)
+	}
+	defer outR.Close()
+	defer errR.Close()
+
+	cmd := exec.CommandContext(ctx, r.packer(), inv.args...)
+	cmd.Dir, cmd.Env = inv.dir, inv.env
+	cmd.Stdout, cmd.Stderr = outW, errW // *os.File: no copying goroutines inside exec
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid: true,
+		// If templated dies, Packer is told to clean up as on a cancel.
+		Pdeathsig: syscall.SIGINT,
+	}
+	var (
+		mu    sync.Mutex
+		timer *time.Timer
+	)
+	grace := r.killGrace()
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		mu.Lock()
+		timer = time.AfterFunc(grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		mu.Unlock()
+		if err := syscall.Kill(-pgid, syscall.SIGINT); err != nil {
+			if errors.Is(err, syscall.ESRCH) {
+				return os.ErrProcessDone
+			}
+			return err
+		}
+		return nil
+	}
+	// Backstop: should Packer have left its own process group, exec kills
+	// it directly a little after the group kill.
+	cmd.WaitDelay = grace + time.Second
+
+	// Pdeathsig fires when the thread that started the child exits; keep
+	// this goroutine on its thread until the child is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		return exit{}, err
+	}
+	pgid := cmd.Process.Pid
+
+	var (
+		lineMu sync.Mutex
+		wg     sync.WaitGroup
+	)
+	for _, f := range []*os.File{outR, errR} {
+		wg.Go(func() { readLines(f, &lineMu, inv.onLine) })
+	}
+
+	// Packer has exited once waitExited returns; it stays a zombie until
+	// cmd.Wait reaps it, so its PID, the group's ID, cannot be reused
+	// while anything left in its group (plugins, provisioner children) is
+	// killed. ESRCH just means the group is already empty.
+	waitExited(pgid)
+	mu.Lock()
+	if timer != nil {
+		timer.Stop()
+	}
+	mu.Unlock()
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	waitErr := cmd.Wait()
+
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(r.drain()):
+		// A process outside the group still holds the pipes.
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
+
+	ex := exit{err: waitErr, code: -1}
+	if cmd.ProcessState == nil {
+		return ex, nil
+	}
+	ex.code = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		ex.code = 128 + int(ws.Signal())
+		ex.killed = ws.Signal() == syscall.SIGKILL
+	}
+	return ex, nil
+}
+
+// readLines calls onLine for each line read from f (a line longer than
+// maxLine comes in pieces) until EOF or error.
+func readLines(f *os.File, mu *sync.Mutex, onLine func([]byte)) {
+	br := bufio.NewReaderSize(f, maxLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 && onLine != nil {
+			mu.Lock()
+			onLine(line)
+			mu.Unlock()
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+// waitExited blocks until process pid has exited, without reaping it:
+// waitid(P_PID, pid, WEXITED|WNOWAIT). On an unexpected error it returns at
+// once and cmd.Wait does the waiting.
+func waitExited(pid int) {
+	const (
+		pPID    = 1
+		wExited = 0x4
+		wNoWait = 0x1000000
+	)
+	var info [128]byte // siginfo_t
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+			uintptr(unsafe.Pointer(&info[0])), wExited|wNoWait, 0, 0)
+		if errno != syscall.EINTR {
+			return
+		}
+	}
+}

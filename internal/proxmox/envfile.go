@@ -1,0 +1,124 @@
+package proxmox
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// ErrInsecureEnvFile is returned when an env file holding the token secret
+// can be read by group or others.
+var ErrInsecureEnvFile = errors.New("env file holding the token secret is readable by group or others")
+
+var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// readEnvFile parses KEY=VALUE lines (see doc.go). Keys outside the
+// PROXMOX_ namespace are ignored; unknown PROXMOX_ keys are errors, so a
+// typo does not silently drop a setting.
+func readEnvFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read env file: %w", err)
+	}
+	vals, err := parseEnv(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if vals[EnvTokenSecret] != "" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("read env file: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return nil, fmt.Errorf("%s (mode %04o) contains %s but is readable by group or others; run: chmod 600 %s: %w",
+				path, perm, EnvTokenSecret, path, ErrInsecureEnvFile)
+		}
+	}
+	return vals, nil
+}
+
+func parseEnv(path string, data []byte) (map[string]string, error) {
+	vals := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r"))
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		key, val, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		if !ok || !envKeyRE.MatchString(key) {
+			return nil, fmt.Errorf("%s:%d: expected KEY=VALUE", path, n)
+		}
+		v, err := unquote(strings.TrimSpace(val))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %w", path, n, key, err)
+		}
+		if strings.HasPrefix(key, "PROXMOX_") && !slices.Contains(Keys, key) {
+			return nil, fmt.Errorf("%s:%d: unknown key %s (known: %s)", path, n, key, strings.Join(Keys, ", "))
+		}
+		if _, dup := vals[key]; dup {
+			return nil, fmt.Errorf("%s:%d: %s set twice", path, n, key)
+		}
+		vals[key] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read env file %s: %w", path, err)
+	}
+	return vals, nil
+}
+
+// unquote handles 'single' (literal), "double" (\" \\ \n \$ escapes) and
+// bare values; a bare value ends at " #" (a comment).
+func unquote(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	switch q := v[0]; q {
+	case '\'':
+		end := strings.IndexByte(v[1:], '\'')
+		if end < 0 {
+			return "", errors.New("unterminated single quote")
+		}
+		if rest := strings.TrimSpace(v[end+2:]); rest != "" && !strings.HasPrefix(rest, "#") {
+			return "", errors.New("text after closing quote")
+		}
+		return v[1 : end+1], nil
+	case '"':
+		var b strings.Builder
+		for i := 1; i < len(v); i++ {
+			switch c := v[i]; c {
+			case '\\':
+				if i+1 >= len(v) {
+					return "", errors.New("unterminated double quote")
+				}
+				i++
+				switch v[i] {
+				case 'n':
+					b.WriteByte('\n')
+				default:
+					b.WriteByte(v[i])
+				}
+			case '"':
+				if rest := strings.TrimSpace(v[i+1:]); rest != "" && !strings.HasPrefix(rest, "#") {
+					return "", errors.New("text after closing quote")
+				}
+				return b.String(), nil
+			default:
+				b.WriteByte(c)
+			}
+		}
+		return "", errors.New("unterminated double quote")
+	}
+	if i := strings.Index(v, " #"); i >= 0 {
+		v = strings.TrimSpace(v[:i])
+	}
+	return v, nil
+}

@@ -1,0 +1,401 @@
+package pvesim
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+func init() {
+	handle("POST", "/nodes/{node}/qemu/{vmid}/clone", cloneQemu)
+	handle("POST", "/nodes/{node}/qemu/{vmid}/template", templateQemu)
+	for _, action := range []string{"start", "stop", "shutdown", "reboot", "reset", "suspend", "resume"} {
+		handle("POST", "/nodes/{node}/qemu/{vmid}/status/"+action, powerAction(action))
+	}
+	handle("PUT", "/nodes/{node}/qemu/{vmid}/resize", resizeQemu)
+	handle("PUT", "/nodes/{node}/qemu/{vmid}/sendkey", sendKey)
+	handle("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces", agentInterfaces)
+	handle("POST", "/nodes/{node}/qemu/{vmid}/agent/ping", agentPing)
+}
+
+// cloneConfig is the config of a clone of src at newid (clone_vm): all
+// keys but template, unused disks and the lock; new MACs, smbios uuid and
+// vmgenid; full-clone disks "vm-NEWID-disk-N" on storage (or the source's),
+// linked-clone disks "base-SRC-disk-N/vm-NEWID-disk-N". c.mu must be held.
+func (c *Cluster) cloneConfig(src *guest, newid int, name string, full bool, storage, format string) (map[string]string, error) {
+	conf := map[string]string{}
+	n := 0
+	for _, k := range sortedKeys(src.conf) {
+		v := src.conf[k]
+		switch {
+		case k == "template" || k == "lock" || k == "parent" || strings.HasPrefix(k, "unused"):
+			continue
+		case reNetKey.MatchString(k):
+			v = withMAC(v, true)
+		case k == "smbios1":
+			v = withUUID(v)
+		case k == "vmgenid":
+			v = newUUID()
+		case isDiskKey(k) && isCloudInit(v):
+			sname, _, _ := splitVolid(driveVolume(v))
+			st, ok := c.storage(sname)
+			if !ok {
+				return nil, fmt.Errorf("storage '%s' does not exist", sname)
+			}
+			_, opts := propList(v)
+			v = strings.Join(append([]string{st.Name + ":" + cloudInitVolName(st, newid)}, opts...), ",")
+		case isDiskKey(k) && !isCDROM(v):
+			nv, err := c.cloneDisk(newid, n, v, full, storage, format)
+			if err != nil {
+				return nil, err
+			}
+			v = nv
+			n++
+		}
+		conf[k] = v
+	}
+	if name == "" {
+		name = "Copy-of-VM-" + src.name()
+	}
+	conf["name"] = name
+	return conf, nil
+}
+
+// cloneDisk is the volume of disk n of clone newid made from drive v.
+func (c *Cluster) cloneDisk(newid, n int, v string, full bool, storage, format string) (string, error) {
+	vol := driveVolume(v)
+	sname, name, ok := splitVolid(vol)
+	if !ok {
+		return "", fmt.Errorf("unable to parse volume ID '%s'", vol)
+	}
+	_, opts := propList(v)
+	if !full {
+		if !strings.HasPrefix(name[strings.LastIndex(name, "/")+1:], "base-") {
+			return "", fmt.Errorf("clone_image only works on base images")
+		}
+		st, _ := c.storage(sname)
+		nv := sname + ":" + name + "/" + volName(st, newid, n, volFormat(st, name), false)
+		return strings.Join(append([]string{nv}, opts...), ","), nil
+	}
+	if storage == "" {
+		storage = sname
+	}
+	st, ok := c.storage(storage)
+	if !ok {
+		return "", fmt.Errorf("storage '%s' does not exist", storage)
+	}
+	srcSt, _ := c.storage(sname)
+	if format == "" {
+		format = volFormat(srcSt, name)
+	}
+	nv := st.Name + ":" + volName(st, newid, n, format, false)
+	return strings.Join(append([]string{nv}, opts...), ","), nil
+}
+
+// cloneQemu is POST …/clone (clone_vm).
+func cloneQemu(s *Server, rc *reqCtx) (any, error) {
+	if !rc.has("newid") {
+		return nil, paramError(map[string]string{"newid": "property is missing and it is not optional"})
+	}
+	newid := atoiDefault(rc.param("newid"), 0)
+	if newid < 100 || newid > 999999999 {
+		return nil, paramError(map[string]string{"newid": "invalid format - value does not look like a valid VM ID"})
+	}
+	if n := rc.param("name"); n != "" && !reDNSName.MatchString(n) {
+		return nil, paramError(map[string]string{"name": "invalid format - value does not look like a valid DNS name"})
+	}
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	src, err := s.reqGuest(rc, "qemu")
+	if err != nil {
+		return nil, err
+	}
+	full, err := rc.boolParam("full", !src.isTemplate())
+	if err != nil {
+		return nil, err
+	}
+	storage, format := rc.param("storage"), rc.param("format")
+	if !full && storage != "" {
+		return nil, fail(500, "parameter 'storage' not allowed for linked clones")
+	}
+	if !full && format != "" {
+		return nil, fail(500, "parameter 'format' not allowed for linked clones")
+	}
+	target := rc.param("target")
+	if target == "" {
+		target = src.node
+	}
+	if !c.hasNode(target) {
+		return nil, paramError(map[string]string{"target": fmt.Sprintf("no such cluster node '%s'", target)})
+	}
+	if target != src.node && !c.sharedDisks(src) {
+		return nil, fail(500, "can't clone VM to node '%s' (VM uses local storage)", target)
+	}
+	if _, ok := c.guests[newid]; ok {
+		return nil, fail(500, "unable to create VM %d: config file already exists", newid)
+	}
+	if storage != "" {
+		if _, ok := c.storage(storage); !ok {
+			return nil, fail(500, "storage '%s' does not exist", storage)
+		}
+	}
+	spec := taskSpec{node: src.node, typ: "qmclone", id: itoa(src.vmid), user: rc.user}
+	conf, cerr := c.cloneConfig(src, newid, rc.param("name"), full, storage, format)
+	if cerr != nil {
+		// The worker fails; its temporary config is removed again.
+		spec.failWith = "clone failed: " + cerr.Error()
+		return c.startTask(spec, rc.tf), nil
+	}
+	if rc.has("description") {
+		if d := strings.TrimRight(rc.param("description"), " \t\r\n"); d != "" {
+			conf["description"] = d
+		} else {
+			delete(conf, "description")
+		}
+	}
+	conf["lock"] = "clone"
+	ng := &guest{vmid: newid, node: target, typ: "qemu", conf: conf, pending: map[string]string{}, pendDel: map[string]bool{}}
+	c.guests[newid] = ng
+	c.onChange()
+	spec.log = []string{fmt.Sprintf("create %s clone of VM %d to %d", map[bool]string{true: "full", false: "linked"}[full], src.vmid, newid)}
+	spec.commit = func() error {
+		delete(ng.conf, "lock")
+		return nil
+	}
+	spec.rollback = func() {
+		if c.guests[newid] == ng {
+			delete(c.guests, newid)
+		}
+	}
+	return c.startTask(spec, rc.tf), nil
+}
+
+// sharedDisks reports whether every disk of g lives on shared storage.
+func (c *Cluster) sharedDisks(g *guest) bool {
+	for k, v := range g.conf {
+		if !isDiskKey(k) || (isCDROM(v) && !isCloudInit(v)) {
+			continue
+		}
+		sname, _, ok := splitVolid(driveVolume(v))
+		if st, found := c.storage(sname); !ok || !found || !st.Shared {
+			return false
+		}
+	}
+	return true
+}
+
+// templateQemu is POST …/template.
+func templateQemu(s *Server, rc *reqCtx) (any, error) {
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, err := s.reqGuest(rc, "qemu")
+	if err != nil {
+		return nil, err
+	}
+	if g.isTemplate() {
+		return nil, fail(500, "you can't convert a template to a template")
+	}
+	if g.running {
+		return nil, fail(500, "you can't convert a VM to template if VM is running")
+	}
+	if err := g.checkLock(); err != nil {
+		return nil, err
+	}
+	spec := taskSpec{node: g.node, typ: "qmtemplate", id: itoa(g.vmid), user: rc.user}
+	disk := rc.param("disk")
+	spec.commit = func() error {
+		if g.running {
+			return fail(500, "you can't convert a VM to template if VM is running")
+		}
+		for _, k := range sortedKeys(g.conf) {
+			v := g.conf[k]
+			if !isDiskKey(k) || strings.HasPrefix(k, "unused") || isCDROM(v) || (disk != "" && k != disk) {
+				continue
+			}
+			g.conf[k] = baseVolume(v)
+		}
+		g.conf["template"] = "1"
+		return nil
+	}
+	return c.startTask(spec, rc.tf), nil
+}
+
+// powerAction handles POST …/status/{action}: the checks happen in the
+// worker, so failures are task exit statuses.
+func powerAction(action string) handlerFunc {
+	typ := map[string]string{"start": "qmstart", "stop": "qmstop", "shutdown": "qmshutdown",
+		"reboot": "qmreboot", "reset": "qmreset", "suspend": "qmsuspend", "resume": "qmresume"}[action]
+	return func(s *Server, rc *reqCtx) (any, error) {
+		vmid, err := rc.vmidVar()
+		if err != nil {
+			return nil, err
+		}
+		skiplock, err := rc.boolParam("skiplock", false)
+		if err != nil {
+			return nil, err
+		}
+		c := s.cluster
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		node := rc.vars["node"]
+		if err := c.checkNode(node); err != nil {
+			return nil, err
+		}
+		spec := taskSpec{node: node, typ: typ, id: itoa(vmid), user: rc.user}
+		g, gerr := c.guestOn(node, vmid, "qemu")
+		switch {
+		case gerr != nil:
+			spec.failWith = asAPIError(gerr).msg
+		case action == "start" && g.isTemplate():
+			spec.failWith = "you can't start a vm if it's a template"
+		case !skiplock && g.checkLock() != nil:
+			spec.failWith = asAPIError(g.checkLock()).msg
+		case action == "start" && g.running:
+			spec.failWith = fmt.Sprintf("VM %d already running", vmid)
+		case (action == "reboot" || action == "reset" || action == "suspend" || action == "resume") && !g.running:
+			spec.failWith = fmt.Sprintf("VM %d not running", vmid)
+		}
+		if spec.failWith == "" {
+			spec.commit = func() error {
+				switch action {
+				case "start":
+					if !g.running {
+						c.startLocked(g)
+					}
+				case "stop", "shutdown":
+					g.running = false
+				case "reboot":
+					c.startLocked(g)
+				}
+				return nil
+			}
+		}
+		return c.startTask(spec, rc.tf), nil
+	}
+}
+
+// resizeQemu is PUT …/resize (disk, size "+10G" or "40G"); it returns a task.
+func resizeQemu(s *Server, rc *reqCtx) (any, error) {
+	disk, size := rc.param("disk"), rc.param("size")
+	errs := map[string]string{}
+	if disk == "" {
+		errs["disk"] = "property is missing and it is not optional"
+	}
+	if size == "" {
+		errs["size"] = "property is missing and it is not optional"
+	}
+	if len(errs) > 0 {
+		return nil, paramError(errs)
+	}
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, err := s.reqGuest(rc, "qemu")
+	if err != nil {
+		return nil, err
+	}
+	if err := g.checkLock(); err != nil {
+		return nil, err
+	}
+	v, ok := g.conf[disk]
+	if !ok || isCDROM(v) {
+		return nil, fail(500, "disk '%s' does not exist", disk)
+	}
+	cur := parseSize(propGet(v, "size"), false)
+	var want int64
+	if strings.HasPrefix(size, "+") {
+		want = cur + parseSize(strings.TrimPrefix(size, "+"), true)
+	} else {
+		want = parseSize(size, true)
+	}
+	if want < cur {
+		return nil, fail(500, "shrinking disks is not supported")
+	}
+	spec := taskSpec{node: g.node, typ: "resize", id: itoa(g.vmid), user: rc.user,
+		commit: func() error {
+			g.conf[disk] = propSet(g.conf[disk], "size", formatSize(want))
+			return nil
+		}}
+	return c.startTask(spec, rc.tf), nil
+}
+
+// sendKey is PUT …/sendkey (Packer's boot_command).
+func sendKey(s *Server, rc *reqCtx) (any, error) {
+	if rc.param("key") == "" {
+		return nil, paramError(map[string]string{"key": "property is missing and it is not optional"})
+	}
+	c := s.cluster
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	g, err := s.reqGuest(rc, "qemu")
+	if err != nil {
+		return nil, err
+	}
+	if !g.running {
+		return nil, fail(500, "VM %d not running", g.vmid)
+	}
+	return nil, nil
+}
+
+func (s *Server) agentGuest(rc *reqCtx) (*guest, error) {
+	g, err := s.reqGuest(rc, "qemu")
+	if err != nil {
+		return nil, err
+	}
+	if !agentEnabled(g.conf["agent"]) {
+		return nil, fail(500, "No QEMU guest agent configured")
+	}
+	if !g.running {
+		return nil, fail(500, "VM %d is not running", g.vmid)
+	}
+	return g, nil
+}
+
+func agentPing(s *Server, rc *reqCtx) (any, error) {
+	s.cluster.mu.RLock()
+	defer s.cluster.mu.RUnlock()
+	if _, err := s.agentGuest(rc); err != nil {
+		return nil, err
+	}
+	return map[string]any{"result": map[string]any{}}, nil
+}
+
+// agentInterfaces answers network-get-interfaces with lo and one NIC per
+// netN, the first with an IPv4 address derived from the VMID.
+func agentInterfaces(s *Server, rc *reqCtx) (any, error) {
+	s.cluster.mu.RLock()
+	defer s.cluster.mu.RUnlock()
+	g, err := s.agentGuest(rc)
+	if err != nil {
+		return nil, err
+	}
+	stats := func() map[string]int64 {
+		return map[string]int64{"rx-bytes": 0, "rx-dropped": 0, "rx-errs": 0, "rx-packets": 0,
+			"tx-bytes": 0, "tx-dropped": 0, "tx-errs": 0, "tx-packets": 0}
+	}
+	out := []map[string]any{{
+		"name": "lo", "hardware-address": "00:00:00:00:00:00", "statistics": stats(),
+		"ip-addresses": []map[string]any{
+			{"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8},
+			{"ip-address": "::1", "ip-address-type": "ipv6", "prefix": 128}},
+	}}
+	var nets []string
+	for k := range g.conf {
+		if reNetKey.MatchString(k) {
+			nets = append(nets, k)
+		}
+	}
+	sort.Strings(nets)
+	for i, k := range nets {
+		head, _ := propList(g.conf[k])
+		_, mac, _ := strings.Cut(head, "=")
+		ip := fmt.Sprintf("10.%d.%d.%d", 10+i, (g.vmid/250)%250, g.vmid%250+2)
+		out = append(out, map[string]any{
+			"name": fmt.Sprintf("eth%d", i), "hardware-address": strings.ToLower(mac), "statistics": stats(),
+			"ip-addresses": []map[string]any{{"ip-address": ip, "ip-address-type": "ipv4", "prefix": 24}},
+		})
+	}
+	return map[string]any{"result": out}, nil
+}

@@ -1,0 +1,184 @@
+package pvesim
+
+import (
+	"fmt"
+	"path"
+
+	"strings"
+)
+
+func init() {
+	handle("GET", "/nodes/{node}/storage", listStorage)
+	handle("GET", "/nodes/{node}/storage/{storage}/status", storageStatus)
+	handle("GET", "/nodes/{node}/storage/{storage}/content", listContent)
+	handle("POST", "/nodes/{node}/storage/{storage}/content", allocContent)
+	handle("POST", "/nodes/{node}/storage/{storage}/upload", uploadContent)
+	handle("POST", "/nodes/{node}/storage/{storage}/download-url", downloadURL)
+	handle("DELETE", "/nodes/{node}/storage/{storage}/content/{volume...}", deleteContent)
+}
+
+// reqStorage resolves {node}/{storage}; c.mu must be held.
+func (s *Server) reqStorage(rc *reqCtx) (StorageSpec, error) {
+	c := s.cluster
+	node := rc.vars["node"]
+	if err := c.checkNode(node); err != nil {
+		return StorageSpec{}, err
+	}
+	st, ok := c.storage(rc.vars["storage"])
+	if !ok || !storageOnNode(st, node) {
+		return StorageSpec{}, fail(500, "storage '%s' does not exist", rc.vars["storage"])
+	}
+	return st, nil
+}
+
+func (c *Cluster) storageStatusLocked(st StorageSpec, node string) map[string]any {
+	e := c.storageEntryLocked(st, node)
+	return map[string]any{"storage": st.Name, "type": st.Type, "content": e.Content, "active": 1,
+		"enabled": 1, "shared": e.Shared, "total": e.MaxDisk, "used": e.Disk, "avail": e.MaxDisk - e.Disk,
+		"used_fraction": float64(e.Disk) / float64(e.MaxDisk)}
+}
+
+func listStorage(s *Server, rc *reqCtx) (any, error) {
+	c := s.cluster
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	node := rc.vars["node"]
+	if err := c.checkNode(node); err != nil {
+		return nil, err
+	}
+	want := rc.param("content")
+	out := []map[string]any{}
+	for _, st := range c.storages {
+		if !storageOnNode(st, node) || (want != "" && !hasContent(st, want)) {
+			continue
+		}
+		out = append(out, c.storageStatusLocked(st, node))
+	}
+	return out, nil
+}
+
+func storageStatus(s *Server, rc *reqCtx) (any, error) {
+	c := s.cluster
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st, err := s.reqStorage(rc)
+	if err != nil {
+		return nil, err
+	}
+	return c.storageStatusLocked(st, rc.vars["node"]), nil
+}
+
+func listContent(s *Server, rc *reqCtx) (any, error) {
+	c := s.cluster
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if _, err := s.reqStorage(rc); err != nil {
+		return nil, err
+	}
+	vmid := 0
+	if rc.has("vmid") {
+		vmid = atoiDefault(rc.param("vmid"), 0)
+	}
+	out := c.volumesLocked(rc.vars["node"], rc.vars["storage"], rc.param("content"), vmid)
+	if out == nil {
+		out = []Volume{}
+	}
+	return out, nil
+}
+
+// allocContent is POST …/content (vdisk_alloc): vmid, filename, size.
+func allocContent(s *Server, rc *reqCtx) (any, error) {
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := s.reqStorage(rc)
+	if err != nil {
+		return nil, err
+	}
+	fn := rc.param("filename")
+	if fn == "" || rc.param("vmid") == "" || rc.param("size") == "" {
+		return nil, paramError(map[string]string{"filename": "property is missing and it is not optional"})
+	}
+	// The volume only exists once a config references it; answer its id.
+	return st.Name + ":" + fn, nil
+}
+
+func uploadContent(s *Server, rc *reqCtx) (any, error) {
+	content := rc.param("content")
+	if content == "" {
+		return nil, paramError(map[string]string{"content": "property is missing and it is not optional"})
+	}
+	if rc.upload == nil {
+		return nil, paramError(map[string]string{"filename": "property is missing and it is not optional"})
+	}
+	fn := rc.upload.filename
+	if name := rc.param("filename"); name != "" {
+		fn = name
+	}
+	fn = path.Base(strings.ReplaceAll(fn, "\\", "/"))
+	return s.addFileTask(rc, "imgcopy", content, fn, rc.upload.size, "")
+}
+
+func downloadURL(s *Server, rc *reqCtx) (any, error) {
+	errs := map[string]string{}
+	for _, k := range []string{"content", "filename", "url"} {
+		if rc.param(k) == "" {
+			errs[k] = "property is missing and it is not optional"
+		}
+	}
+	if len(errs) > 0 {
+		return nil, paramError(errs)
+	}
+	return s.addFileTask(rc, "download", rc.param("content"), rc.param("filename"), 1<<30, rc.param("url"))
+}
+
+// addFileTask starts the task that puts an uploaded or downloaded file
+// into a storage's iso content.
+func (s *Server) addFileTask(rc *reqCtx, typ, content, file string, size int64, url string) (any, error) {
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := s.reqStorage(rc)
+	if err != nil {
+		return nil, err
+	}
+	if content != "iso" && content != "vztmpl" && content != "import" {
+		return nil, paramError(map[string]string{"content": fmt.Sprintf("value '%s' does not have a value in the enumeration 'iso, vztmpl, import'", content)})
+	}
+	if !hasContent(st, content) {
+		return nil, fail(500, "storage '%s' does not support '%s' content", st.Name, content)
+	}
+	if file == "" || strings.HasPrefix(file, ".") {
+		return nil, fail(500, "invalid filename '%s'", file)
+	}
+	spec := taskSpec{node: rc.vars["node"], typ: typ, user: rc.user,
+		log: []string{fmt.Sprintf("target file: /var/lib/vz/template/iso/%s", file)},
+		commit: func() error {
+			c.isos[isoVolid(st.Name, file)] = ISOSpec{Storage: st.Name, File: file, Size: size, Ctime: c.now().Unix()}
+			return nil
+		}}
+	if url != "" {
+		spec.log = append(spec.log, "downloading "+url)
+	}
+	return c.startTask(spec, rc.tf), nil
+}
+
+func deleteContent(s *Server, rc *reqCtx) (any, error) {
+	c := s.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := s.reqStorage(rc)
+	if err != nil {
+		return nil, err
+	}
+	vol := rc.vars["volume"]
+	if !strings.Contains(vol, ":") {
+		vol = st.Name + ":" + vol
+	}
+	if _, ok := c.isos[vol]; !ok {
+		return nil, fail(500, "volume '%s' does not exist", vol)
+	}
+	delete(c.isos, vol)
+	c.onChange()
+	return c.startTask(taskSpec{node: rc.vars["node"], typ: "imgdel", user: rc.user}, rc.tf), nil
+}

@@ -1,0 +1,313 @@
+package pvesim
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// reqCtx is what a handler gets: path variables, merged parameters, the
+// authenticated token and the task effect of a matched fault.
+type reqCtx struct {
+	r      *http.Request
+	vars   map[string]string
+	params url.Values
+	user   string // token id, the task owner
+	tf     *taskFault
+	upload *upload
+}
+
+type upload struct {
+	filename string
+	size     int64
+}
+
+type handlerFunc func(s *Server, rc *reqCtx) (any, error)
+
+var reAuthToken = regexp.MustCompile(`(?:^|\s)PVEAPIToken(?:=| )([^;]*)`)
+
+// ServeHTTP is the /api2/json entry point.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := Request{Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()}
+	status := s.serve(w, r, &rec)
+	rec.Status = status
+	s.reqs.add(rec)
+	s.log.WithFields(logrus.Fields{"method": r.Method, "path": rec.Path, "status": status,
+		"duration": time.Since(start).Round(time.Microsecond).String()}).Debug("request")
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rec *Request) int {
+	rel, ok := trimAPI(r.URL.Path)
+	if !ok {
+		return writeError(w, r, fail(http.StatusNotFound, "Not Found"))
+	}
+	rec.Path = rel
+	user, aerr := s.authenticate(r)
+	if aerr != nil {
+		if d := s.opts.AuthFailDelay; d > 0 {
+			sleepCtx(r.Context(), d)
+		}
+		return writeError(w, r, aerr)
+	}
+	rec.TokenID = user
+	rc := &reqCtx{r: r, user: user}
+	if err := rc.parseParams(); err != nil {
+		return writeError(w, r, asAPIError(err))
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodPut {
+		rec.Form = cloneValues(rc.params)
+		for k := range r.URL.Query() {
+			delete(rec.Form, k)
+		}
+	}
+	h, vars, err := lookup(r.Method, rel)
+	rc.vars = vars
+	if eff, hit := s.faults.match(r.Method, rel, rc.vmids()); hit {
+		if eff.Latency > 0 && !sleepCtx(r.Context(), eff.Latency) {
+			return 0
+		}
+		if eff.Drop {
+			dropConnection(w)
+			return 0
+		}
+		if eff.Status != 0 {
+			msg := eff.Message
+			if msg == "" {
+				msg = http.StatusText(eff.Status)
+			}
+			return writeError(w, r, &apiError{status: eff.Status, msg: msg, empty: eff.EmptyBody})
+		}
+		if eff.TaskExit != "" || eff.TaskHang {
+			rc.tf = &taskFault{exit: eff.TaskExit, hang: eff.TaskHang}
+		}
+	}
+	if err != nil {
+		return writeError(w, r, asAPIError(err))
+	}
+	data, err := h(s, rc)
+	if err != nil {
+		return writeError(w, r, asAPIError(err))
+	}
+	return writeData(w, data)
+}
+
+func asAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return fail(500, "%s", err.Error())
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// authenticate checks the PVEAPIToken header as pve-http-server does.
+func (s *Server) authenticate(r *http.Request) (string, *apiError) {
+	h := r.Header.Get("Authorization")
+	m := reAuthToken.FindStringSubmatch(h)
+	if m == nil {
+		if h == "" && !hasCookie(r, "PVEAuthCookie") {
+			return "", &apiError{status: 401, msg: "No ticket", empty: true}
+		}
+		return "", &apiError{status: 401, msg: "Authentication failed!", empty: true}
+	}
+	id, secret, ok := strings.Cut(strings.TrimSpace(m[1]), "=")
+	want, known := s.tokens[id]
+	if !ok || !known || subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 {
+		return "", &apiError{status: 401, msg: "Authentication failed!", empty: true}
+	}
+	return id, nil
+}
+
+func hasCookie(r *http.Request, name string) bool {
+	_, err := r.Cookie(name)
+	return err == nil
+}
+
+// parseParams merges query and body parameters (form-urlencoded or
+// multipart). A multipart file part is consumed and only its name and size
+// kept (an ISO upload).
+func (rc *reqCtx) parseParams() error {
+	r := rc.r
+	rc.params = r.URL.Query()
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		return nil
+	}
+	ct, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	body := url.Values{}
+	switch ct {
+	case "multipart/form-data":
+		mr := multipart.NewReader(r.Body, ctParams["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fail(400, "unable to parse multipart body: %v", err)
+			}
+			if p.FileName() != "" {
+				n, err := io.Copy(io.Discard, p)
+				if err != nil {
+					return fail(500, "upload failed: %v", err)
+				}
+				rc.upload = &upload{filename: p.FileName(), size: n}
+				continue
+			}
+			b, err := io.ReadAll(io.LimitReader(p, 1<<20))
+			if err != nil {
+				return fail(400, "unable to parse multipart body: %v", err)
+			}
+			body.Add(p.FormName(), string(b))
+		}
+	default:
+		b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+		if err != nil {
+			return fail(400, "unable to read body: %v", err)
+		}
+		body, err = url.ParseQuery(string(b))
+		if err != nil {
+			return fail(400, "unable to parse body: %v", err)
+		}
+	}
+	for k, vs := range body {
+		if q, ok := rc.params[k]; ok && len(vs) > 0 && len(q) > 0 && q[0] != vs[0] {
+			return paramError(map[string]string{k: "duplicate parameter (already defined in URI) with conflicting values!"})
+		}
+		rc.params[k] = vs
+	}
+	return nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// vmids are the VMIDs a request is about, for fault matching.
+func (rc *reqCtx) vmids() []int {
+	var out []int
+	for _, s := range []string{rc.vars["vmid"], rc.params.Get("vmid"), rc.params.Get("newid")} {
+		if n, err := strconv.Atoi(s); err == nil {
+			out = append(out, n)
+		}
+	}
+	if upid := rc.vars["upid"]; upid != "" {
+		if m := reUPID.FindStringSubmatch(upid); m != nil {
+			if n, err := strconv.Atoi(m[7]); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func (rc *reqCtx) param(k string) string { return rc.params.Get(k) }
+
+func (rc *reqCtx) has(k string) bool { _, ok := rc.params[k]; return ok }
+
+// boolParam reads a PVE boolean parameter (def when absent).
+func (rc *reqCtx) boolParam(k string, def bool) (bool, error) {
+	if !rc.has(k) {
+		return def, nil
+	}
+	b, ok := normalizeBool(rc.param(k))
+	if !ok {
+		return false, paramError(map[string]string{k: "type check ('boolean') failed - got '" + rc.param(k) + "'"})
+	}
+	return b == "1", nil
+}
+
+// vmidVar parses the {vmid} path variable.
+func (rc *reqCtx) vmidVar() (int, error) {
+	v := rc.vars["vmid"]
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 100 || n > 999999999 {
+		return 0, paramError(map[string]string{"vmid": "invalid format - value does not look like a valid VM ID"})
+	}
+	return n, nil
+}
+
+// --- routing ----------------------------------------------------------------
+
+type route struct {
+	method string
+	segs   []string
+	h      handlerFunc
+}
+
+var routes []route
+
+func handle(method, pattern string, h handlerFunc) {
+	routes = append(routes, route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), h: h})
+}
+
+// lookup finds the handler of a path; unknown paths or methods get PVE's 501.
+func lookup(method, rel string) (handlerFunc, map[string]string, error) {
+	segs := strings.Split(strings.Trim(rel, "/"), "/")
+	var vars map[string]string
+	for _, rt := range routes {
+		v, ok := matchSegs(rt.segs, segs)
+		if !ok {
+			continue
+		}
+		if vars == nil {
+			vars = v
+		}
+		if rt.method == method {
+			return rt.h, v, nil
+		}
+	}
+	return nil, vars, fail(http.StatusNotImplemented, "Method '%s %s' not implemented", method, rel)
+}
+
+// matchSegs matches path segments against a pattern; a last "{name...}"
+// takes the rest of the path (volume ids like "local:iso/x.iso").
+func matchSegs(pat, segs []string) (map[string]string, bool) {
+	rest := len(pat) > 0 && strings.HasSuffix(pat[len(pat)-1], "...}")
+	if len(pat) != len(segs) && !(rest && len(segs) > len(pat)) {
+		return nil, false
+	}
+	vars := map[string]string{}
+	for i, p := range pat {
+		if rest && i == len(pat)-1 {
+			vars[strings.Trim(p, "{}.")] = strings.Join(segs[i:], "/")
+			break
+		}
+		if strings.HasPrefix(p, "{") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			vars[strings.Trim(p, "{}")] = segs[i]
+			continue
+		}
+		if p != segs[i] {
+			return nil, false
+		}
+	}
+	return vars, true
+}

@@ -1,0 +1,153 @@
+package pvesim
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed seed/default.yaml
+var defaultSeedYAML []byte
+
+// Seed describes a cluster: what the simulator starts with, and also the
+// format of the state file (as JSON) it persists.
+type Seed struct {
+	// Version is what GET /version reports ("8.4.1" when empty).
+	Version  string        `yaml:"version,omitempty" json:"version,omitempty"`
+	Nodes    []NodeSpec    `yaml:"nodes" json:"nodes"`
+	Storages []StorageSpec `yaml:"storages" json:"storages"`
+	ISOs     []ISOSpec     `yaml:"isos,omitempty" json:"isos,omitempty"`
+	Guests   []GuestSpec   `yaml:"guests,omitempty" json:"guests,omitempty"`
+	// Faults are installed at start (CLI: --fault; seed: faults).
+	Faults []Fault `yaml:"faults,omitempty" json:"-"`
+}
+
+// NodeSpec is one cluster node.
+type NodeSpec struct {
+	Name   string `yaml:"name" json:"name"`
+	CPUs   int    `yaml:"cpus,omitempty" json:"cpus,omitempty"`
+	Memory int64  `yaml:"memory,omitempty" json:"memory,omitempty"` // bytes
+	// Status is "online" (default) or "offline".
+	Status string `yaml:"status,omitempty" json:"status,omitempty"`
+}
+
+// StorageSpec is one storage, available on every node unless Nodes is set.
+type StorageSpec struct {
+	Name string `yaml:"name" json:"name"`
+	// Type is the plugin type: "dir", "lvmthin", "zfspool", "nfs", ...
+	Type    string   `yaml:"type" json:"type"`
+	Content []string `yaml:"content" json:"content"` // iso, images, rootdir, vztmpl, backup, snippets
+	Shared  bool     `yaml:"shared,omitempty" json:"shared,omitempty"`
+	Size    int64    `yaml:"size,omitempty" json:"size,omitempty"` // bytes
+	Nodes   []string `yaml:"nodes,omitempty" json:"nodes,omitempty"`
+}
+
+// ISOSpec is one file in a storage's iso content ("local:iso/<File>").
+type ISOSpec struct {
+	Storage string `yaml:"storage" json:"storage"`
+	File    string `yaml:"file" json:"file"`
+	Size    int64  `yaml:"size,omitempty" json:"size,omitempty"`
+	Ctime   int64  `yaml:"ctime,omitempty" json:"ctime,omitempty"`
+}
+
+// GuestSpec describes a guest to add. Name, Tags, Description and Template
+// are shorthands merged into Config (which may also hold them directly).
+type GuestSpec struct {
+	VMID        int               `yaml:"vmid" json:"vmid"`
+	Node        string            `yaml:"node,omitempty" json:"node,omitempty"`
+	Type        string            `yaml:"type,omitempty" json:"type,omitempty"` // "qemu" (default) or "lxc"
+	Name        string            `yaml:"name,omitempty" json:"name,omitempty"`
+	Template    bool              `yaml:"template,omitempty" json:"template,omitempty"`
+	Running     bool              `yaml:"running,omitempty" json:"running,omitempty"`
+	Tags        string            `yaml:"tags,omitempty" json:"tags,omitempty"`
+	Description string            `yaml:"description,omitempty" json:"description,omitempty"`
+	Config      map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
+	// Pending holds changes not yet applied (a running VM's hardware edits).
+	Pending       map[string]string `yaml:"pending,omitempty" json:"pending,omitempty"`
+	PendingDelete []string          `yaml:"pending_delete,omitempty" json:"pending_delete,omitempty"`
+}
+
+// DefaultSeed returns the embedded default cluster: node pve1, storages
+// local (dir, ISOs) and local-lvm (lvmthin, images), installer ISOs, base
+// cloud-image templates 8000-8002, three running VMs and two containers.
+func DefaultSeed() *Seed {
+	s, err := ParseSeed(defaultSeedYAML)
+	if err != nil {
+		panic(fmt.Sprintf("pvesim: embedded default seed: %v", err))
+	}
+	return s
+}
+
+// LoadSeed reads a seed YAML file.
+func LoadSeed(path string) (*Seed, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read seed: %w", err)
+	}
+	s, err := ParseSeed(b)
+	if err != nil {
+		return nil, fmt.Errorf("seed %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ParseSeed parses seed YAML strictly (unknown keys are errors).
+func ParseSeed(b []byte) (*Seed, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var s Seed
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("parse seed: %w", err)
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (s *Seed) validate() error {
+	if len(s.Nodes) == 0 {
+		return fmt.Errorf("seed has no nodes")
+	}
+	nodes := map[string]bool{}
+	for _, n := range s.Nodes {
+		if n.Name == "" {
+			return fmt.Errorf("seed node without name")
+		}
+		nodes[n.Name] = true
+	}
+	stores := map[string]bool{}
+	for _, st := range s.Storages {
+		if st.Name == "" || st.Type == "" {
+			return fmt.Errorf("seed storage needs name and type")
+		}
+		stores[st.Name] = true
+	}
+	for _, iso := range s.ISOs {
+		if !stores[iso.Storage] {
+			return fmt.Errorf("iso %s: unknown storage %q", iso.File, iso.Storage)
+		}
+	}
+	seen := map[int]bool{}
+	for i, g := range s.Guests {
+		if g.VMID < 100 {
+			return fmt.Errorf("guests[%d]: vmid %d is below 100", i, g.VMID)
+		}
+		if seen[g.VMID] {
+			return fmt.Errorf("guests[%d]: duplicate vmid %d", i, g.VMID)
+		}
+		seen[g.VMID] = true
+		if g.Node != "" && !nodes[g.Node] {
+			return fmt.Errorf("guests[%d]: unknown node %q", i, g.Node)
+		}
+	}
+	for i, f := range s.Faults {
+		if err := f.validate(); err != nil {
+			return fmt.Errorf("faults[%d]: %w", i, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,252 @@
+package state
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// parser collects problems while it walks a desired file's YAML nodes.
+type parser struct {
+	file       string
+	packerRoot string
+	problems   []Problem
+	// defaultNode is set when defaults wrote node (valid or not), so
+	// templates without one do not repeat the problem.
+	defaultNode bool
+	// zones caches loaded time zones: loading one reads a file.
+	zones map[string]zone
+}
+
+type zone struct {
+	loc *time.Location
+	err error
+}
+
+// location loads a time zone once per parse.
+func (p *parser) location(name string) (*time.Location, error) {
+	z, ok := p.zones[name]
+	if !ok {
+		z.loc, z.err = loadLocation(name)
+		if p.zones == nil {
+			p.zones = map[string]zone{}
+		}
+		p.zones[name] = z
+	}
+	return z.loc, z.err
+}
+
+// addf records a problem at n (or at 1:1 when n has no position).
+func (p *parser) addf(n *yaml.Node, field, format string, args ...any) {
+	line, col := 1, 1
+	if n != nil && n.Line > 0 {
+		line, col = n.Line, max(n.Column, 1)
+	}
+	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// value is a YAML value where it appears (at, possibly an alias) and what it
+// resolves to (n).
+type value struct{ at, n *yaml.Node }
+
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; i < 8 && n != nil && n.Kind == yaml.AliasNode && n.Alias != nil; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// mapping is a YAML mapping whose keys have been checked against a spec.
+type mapping struct {
+	at      *yaml.Node
+	vals    map[string]value // known keys whose value has the right type
+	written map[string]bool  // known keys written, whatever their value
+}
+
+// readMapping checks n's keys against specs: unknown, duplicate and missing
+// keys, and value types. n must be a mapping node.
+func (p *parser) readMapping(at, n *yaml.Node, path string, specs []fieldSpec) *mapping {
+	m := &mapping{at: at, vals: map[string]value{}, written: map[string]bool{}}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kr := resolve(k)
+		if kr.Kind != yaml.ScalarNode {
+			p.addf(k, path, "keys must be plain names, got %s", describe(kr))
+			continue
+		}
+		field := joinField(path, kr.Value)
+		if kr.ShortTag() == "!!merge" {
+			p.addf(k, field, "merge keys are not supported; use defaults for shared settings")
+			continue
+		}
+		if first, dup := seen[kr.Value]; dup {
+			p.addf(k, field, "duplicate key (first at line %d)", first.Line)
+			continue
+		}
+		seen[kr.Value] = k
+		si := slices.IndexFunc(specs, func(s fieldSpec) bool { return s.Key == kr.Value })
+		if si < 0 {
+			p.addf(k, field, "unknown key%s", suggest(kr.Value, specs))
+			continue
+		}
+		m.written[kr.Value] = true
+		val := value{at: v, n: resolve(v)}
+		if p.checkType(val, field, specs[si].Type) {
+			m.vals[kr.Value] = val
+		}
+	}
+	for _, s := range specs {
+		if s.Required && seen[s.Key] == nil {
+			p.addf(at, joinField(path, s.Key), "required key is missing")
+		}
+	}
+	return m
+}
+
+// checkType reports whether v has type typ, recording a problem if not.
+func (p *parser) checkType(v value, field, typ string) bool {
+	n := v.n
+	tag := ""
+	if n.Kind == yaml.ScalarNode {
+		tag = n.ShortTag()
+	}
+	var ok bool
+	switch typ {
+	case typeString:
+		ok = tag == "!!str"
+	case typeInteger:
+		ok = tag == "!!int"
+	case typeBoolOrText:
+		ok = tag == "!!str" || tag == "!!bool"
+	case typeObject:
+		ok = n.Kind == yaml.MappingNode
+	case typeArray:
+		ok = n.Kind == yaml.SequenceNode
+	}
+	if ok {
+		return true
+	}
+	hint := ""
+	if typ == typeString && (tag == "!!int" || tag == "!!float" || tag == "!!bool" || tag == "!!timestamp") {
+		hint = fmt.Sprintf("; quote it: %q", n.Value)
+	}
+	p.addf(v.at, field, "must be %s, got %s%s", typeNames[typ], describe(n), hint)
+	return false
+}
+
+var typeNames = map[string]string{
+	typeString:     "a string",
+	typeInteger:    "an integer",
+	typeBoolOrText: "true, false or a reason (a string)",
+	typeObject:     "a mapping",
+	typeArray:      "a list",
+}
+
+// describe names what n is, for messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+	default:
+		return "an alias"
+	}
+	switch tag := n.ShortTag(); tag {
+	case "!!null":
+		return "null"
+	case "!!str":
+		return "string " + quote(n.Value)
+	case "!!int":
+		return "integer " + clip(n.Value)
+	case "!!float":
+		return "number " + clip(n.Value)
+	case "!!bool":
+		return "boolean " + clip(n.Value)
+	case "!!timestamp":
+		return "timestamp " + clip(n.Value)
+	default:
+		return clip(tag) + " " + quote(n.Value)
+	}
+}
+
+// clip shortens s for a message.
+func clip(s string) string {
+	const max = 64
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max]) + "…"
+}
+
+func quote(s string) string { return strconv.Quote(clip(s)) }
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// joinField appends key to a field path.
+func joinField(path, key string) string {
+	if !plainKey.MatchString(key) {
+		key = quote(key)
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// intValue decodes an integer value, recording a problem if it does not fit.
+func (p *parser) intValue(v value, field string, lo, hi int) (int, bool) {
+	var x int64
+	if err := v.n.Decode(&x); err != nil || x < int64(lo) || x > int64(hi) {
+		p.addf(v.at, field, "must be between %d and %d, got %s", lo, hi, clip(v.n.Value))
+		return 0, false
+	}
+	return int(x), true
+}
+
+// suggest returns ` (did you mean "x"?)` for a near-miss of a known key.
+func suggest(key string, specs []fieldSpec) string {
+	best, bestDist := "", 3
+	for _, s := range specs {
+		if d := editDistance(key, s.Key); d < bestDist && 2*d < len(key) {
+			best, bestDist = s.Key, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return max(len(a), len(b))
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,1 @@
+# test fixture: reached through the symlink packer/linux/outside; must be refused

@@ -1,0 +1,1 @@
+# test fixture: var file for rocky-9

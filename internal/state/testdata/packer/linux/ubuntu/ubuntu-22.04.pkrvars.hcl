@@ -1,0 +1,1 @@
+# test fixture: var file for ubuntu-22.04

@@ -1,0 +1,1 @@
+# test fixture: var file for win2022

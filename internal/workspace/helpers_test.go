@@ -1,0 +1,116 @@
+package workspace
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-version"
+
+	"templated/internal/state"
+)
+
+// defaultTemplates mirrors the default desired set (desired/templates.yaml):
+// the Linux templates build from their cloud-image base VMs, Windows from
+// its installer ISO.
+func defaultTemplates() []state.Template {
+	tpl := func(name string, vmid int, osName, osVersion, dir, varFile, build string) state.Template {
+		return state.Template{
+			Name: name, VMID: vmid, OS: osName, OSVersion: osVersion,
+			Release: version.Must(version.NewVersion("1.0.0")),
+			Packer:  dir, VarFile: dir + "/" + varFile, Build: build,
+			Node: "pve1", Storage: "local-lvm", ISOStorage: "local",
+			Cores: 2, MemoryMiB: 2048, DiskGB: 20,
+		}
+	}
+	return []state.Template{
+		tpl("tpl-ubuntu-22.04", 9000, "ubuntu", "22.04", "linux/ubuntu", "ubuntu-22.04.pkrvars.hcl", "clone"),
+		tpl("tpl-ubuntu-24.04", 9001, "ubuntu", "24.04", "linux/ubuntu", "ubuntu-24.04.pkrvars.hcl", "clone"),
+		tpl("tpl-rocky-9", 9002, "rocky", "9", "linux/rocky", "rocky-9.pkrvars.hcl", "clone"),
+		tpl("tpl-win2022", 9100, "windows", "2022", "windows/server", "win2022.pkrvars.hcl", "iso"),
+	}
+}
+
+// repoRoot walks up from the test's directory to the directory with go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// workspaceRoot is the repository's packer/ directory.
+func workspaceRoot(t testing.TB) string { return filepath.Join(repoRoot(t), "packer") }
+
+// packerTool is the real Packer from .tools (make tools), or PATH.
+type packerTool struct {
+	bin string
+	env []string // PATH, PACKER_PLUGIN_PATH, CHECKPOINT_DISABLE
+}
+
+// needPacker returns the Packer toolchain, skipping the test when there is
+// none unless TEMPLATED_REQUIRE_PACKER=1 (make test), where it fails.
+func needPacker(t testing.TB) packerTool {
+	t.Helper()
+	tools := filepath.Join(repoRoot(t), ".tools")
+	path := filepath.Join(tools, "bin") + string(os.PathListSeparator) + os.Getenv("PATH")
+	bin := filepath.Join(tools, "bin", "packer")
+	if _, err := os.Stat(bin); err != nil {
+		if bin, err = exec.LookPath("packer"); err != nil {
+			if os.Getenv("TEMPLATED_REQUIRE_PACKER") == "1" {
+				t.Fatal("packer is required (TEMPLATED_REQUIRE_PACKER=1) but not in .tools/bin or PATH: run make tools")
+			}
+			t.Skip("packer not found (run make tools)")
+		}
+	}
+	plugins := os.Getenv("PACKER_PLUGIN_PATH")
+	if plugins == "" {
+		plugins = filepath.Join(tools, "plugins")
+	}
+	return packerTool{bin: bin, env: []string{
+		"PATH=" + path, "PACKER_PLUGIN_PATH=" + plugins, "CHECKPOINT_DISABLE=1", "HOME=" + os.Getenv("HOME"),
+	}}
+}
+
+// run runs packer in dir with the toolchain's environment plus env (and
+// nothing else from the test's environment), bounded by timeout.
+func (p packerTool) run(t testing.TB, timeout time.Duration, dir string, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{}, p.env...)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("packer %s: %v after %s\n%s", strings.Join(args, " "), ctx.Err(), timeout, out)
+	}
+	return string(out), err
+}
+
+// validateEnv is what `packer validate` needs from a cluster: nothing is
+// contacted, so placeholders do (validate-all.sh uses the same).
+var validateEnv = map[string]string{
+	"PROXMOX_URL":          "https://pve.invalid:8006/api2/json",
+	"PROXMOX_TOKEN_ID":     "validate@pve!validate",
+	"PROXMOX_TOKEN_SECRET": "00000000-0000-0000-0000-000000000000",
+}
