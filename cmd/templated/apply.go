@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"templated/internal/builder"
 	"templated/internal/daemon"
 	"templated/internal/ledger"
@@ -97,18 +99,27 @@ func (a *actFlags) open(ctx context.Context, only string, progress io.Writer) (*
 	}
 	act.led = led
 	act.rec = newRecorder(ctx, led, a.desired, s.packerVersion, a.env.Getenv)
+	act.exec = a.executor(s, act.rec, j, log, progress)
+	return act, nil
+}
+
+// executor builds the executor for a session.
+func (a *actFlags) executor(s *session, rec reconcile.Recorder, j *state.Journal, log logrus.FieldLogger, progress io.Writer) *reconcile.Executor {
 	perNode := a.perNode
 	if perNode <= 0 {
 		perNode = a.parallel
 	}
-	act.exec = &reconcile.Executor{
-		Cluster: s.cluster, Recorder: act.rec, Journal: j, Log: log, Progress: progress,
-		Parallel: a.parallel, PerNode: perNode, KeepFailed: a.keepFailed, Commit: act.rec.commit(),
+	commit := ""
+	if r, ok := rec.(*recorder); ok {
+		commit = r.commit()
+	}
+	return &reconcile.Executor{
+		Cluster: s.cluster, Recorder: rec, Journal: j, Log: log, Progress: progress,
+		Parallel: a.parallel, PerNode: perNode, KeepFailed: a.keepFailed, Commit: commit,
 		Builder: &builder.Packer{Runner: s.runner, Root: a.packerRoot(), Communicator: a.communicator, PackerVersion: s.packerVersion,
 			Conn: workspace.Conn{URL: s.config.URL, TokenID: s.config.TokenID, TokenSecret: s.config.TokenSecret.Reveal(),
 				CAFile: s.config.CAFile, InsecureSkipTLSVerify: s.config.InsecureSkipTLSVerify}},
 	}
-	return act, nil
 }
 
 // recover finishes what an interrupted run left in the journal.

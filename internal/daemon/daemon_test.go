@@ -127,8 +127,15 @@ func TestDebounceSteadyStreamStillTriggers(t *testing.T) {
 			time.Sleep(400 * time.Millisecond)
 		}
 		synctest.Wait()
-		if n := h.rec.n(); n < 2 || n > 3 {
-			t.Fatalf("runs = %d, want 1 or 2 after start", n)
+		// Changes at 0.0 … 9.6 s: the first window hits the max wait at
+		// 5.0 s; the second (from 5.2 s) ends 0.5 s after the last change.
+		if n := h.rec.n(); n != 2 {
+			t.Fatalf("runs after 10 s of changes = %d, want 2 (start + max wait)", n)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := h.rec.n(); n != 3 {
+			t.Fatalf("runs after the changes stopped = %d, want 3", n)
 		}
 		h.stop()
 	})
@@ -578,7 +585,10 @@ func TestStopCancelsTheRunInFlightAndStartsNoOther(t *testing.T) {
 			<-ctx.Done()
 			cancelled = true
 			time.Sleep(30 * time.Second) // Packer's grace period
-			return Outcome{Observed: true}, ctx.Err()
+			// The interrupted build reports a failure; it must not count.
+			out := keepAll(req)
+			out.Templates[0].Build, out.Templates[0].Error = BuildFailure, "signal: interrupt"
+			return out, errors.New("build tpl-a: packer: signal: interrupt")
 		})
 		h.start()
 		synctest.Wait()
@@ -597,6 +607,9 @@ func TestStopCancelsTheRunInFlightAndStartsNoOther(t *testing.T) {
 		}
 		if got := h.d.Status().State; got != phaseStopped {
 			t.Fatalf("state = %q", got)
+		}
+		if on, _ := Suspensions(h.state); len(on) != 0 {
+			t.Fatalf("the interrupted build counted as a failure: %+v", on)
 		}
 	})
 }

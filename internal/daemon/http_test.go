@@ -179,7 +179,7 @@ func TestFetchStatusErrors(t *testing.T) {
 		http.Error(w, "nope", http.StatusInternalServerError)
 	}))
 	defer srv.Close()
-	if _, err := FetchStatus(context.Background(), strings.TrimPrefix(srv.URL, "http://")); err == nil || !strings.Contains(err.Error(), "500") {
+	if _, err := FetchStatus(context.Background(), srv.URL); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Fatalf("FetchStatus = %v", err)
 	}
 }

@@ -49,7 +49,8 @@ type Options struct {
 	// desired file goes on.
 	OnReload func(ctx context.Context) error
 
-	// Interval is the safety-net resync period.
+	// Interval is the safety-net resync period, counted from the end of
+	// the last run (a run resets it).
 	Interval time.Duration
 	// Debounce is how long the watched directories must stay quiet before
 	// a change triggers a run.

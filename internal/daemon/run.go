@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -58,7 +57,10 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
 	result := classify(ctx, out, err)
 	d.met.observeRun(t.Primary(), result, dur, out.APIErrors)
 	d.finishRun(t, start, dur, result, err, out)
-	d.account(ctx, des, out)
+	if result != resultCanceled {
+		// A build interrupted by the stop is no failure of the template.
+		d.account(ctx, des, out)
+	}
 
 	log = log.WithFields(logrus.Fields{"result": result, "duration": dur.Round(time.Millisecond).String()})
 	switch result {
@@ -86,7 +88,8 @@ func classify(ctx context.Context, out Outcome, err error) string {
 	switch {
 	case err == nil:
 		return resultSuccess
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+	case ctx.Err() != nil:
+		// Stopping: whatever failed, failed because of the stop.
 		return resultCanceled
 	case !out.Observed || IsUnreachable(err):
 		return resultUnreachable

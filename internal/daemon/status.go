@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -140,10 +141,14 @@ func (d *Daemon) Status() Status {
 	return s
 }
 
-// FetchStatus asks the daemon listening on addr ("127.0.0.1:9750") for
-// its status.
+// FetchStatus asks the daemon listening on addr ("127.0.0.1:9750", or a
+// URL "http://127.0.0.1:9750") for its status.
 func FetchStatus(ctx context.Context, addr string) (Status, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/status", nil)
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/status", nil)
 	if err != nil {
 		return Status{}, fmt.Errorf("fetch status: %w", err)
 	}

@@ -104,13 +104,10 @@ func cloneQemu(s *Server, rc *reqCtx) (any, error) {
 	if n := rc.param("name"); n != "" && !reDNSName.MatchString(n) {
 		return nil, paramError(map[string]string{"name": "invalid format - value does not look like a valid DNS name"})
 	}
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	src, err := s.reqGuest(rc, "qemu")
-	if err != nil {
-		return nil, err
-	}
+	return s.withGuest(rc, "qemu", true, func(src *guest) (any, error) { return s.cluster.cloneTask(rc, src, newid) })
+}
+
+func (c *Cluster) cloneTask(rc *reqCtx, src *guest, newid int) (any, error) {
 	full, err := rc.boolParam("full", !src.isTemplate())
 	if err != nil {
 		return nil, err
@@ -187,13 +184,10 @@ func (c *Cluster) sharedDisks(g *guest) bool {
 
 // templateQemu is POST …/template.
 func templateQemu(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	g, err := s.reqGuest(rc, "qemu")
-	if err != nil {
-		return nil, err
-	}
+	return s.withGuest(rc, "qemu", true, func(g *guest) (any, error) { return s.cluster.templateTask(rc, g) })
+}
+
+func (c *Cluster) templateTask(rc *reqCtx, g *guest) (any, error) {
 	if g.isTemplate() {
 		return nil, fail(500, "you can't convert a template to a template")
 	}
@@ -237,42 +231,38 @@ func powerAction(action string) handlerFunc {
 			return nil, err
 		}
 		c := s.cluster
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		node := rc.vars["node"]
-		if err := c.checkNode(node); err != nil {
-			return nil, err
-		}
-		spec := taskSpec{node: node, typ: typ, id: itoa(vmid), user: rc.user}
-		g, gerr := c.guestOn(node, vmid, "qemu")
-		switch {
-		case gerr != nil:
-			spec.failWith = asAPIError(gerr).msg
-		case action == "start" && g.isTemplate():
-			spec.failWith = "you can't start a vm if it's a template"
-		case !skiplock && g.checkLock() != nil:
-			spec.failWith = asAPIError(g.checkLock()).msg
-		case action == "start" && g.running:
-			spec.failWith = fmt.Sprintf("VM %d already running", vmid)
-		case (action == "reboot" || action == "reset" || action == "suspend" || action == "resume") && !g.running:
-			spec.failWith = fmt.Sprintf("VM %d not running", vmid)
-		}
-		if spec.failWith == "" {
-			spec.commit = func() error {
-				switch action {
-				case "start":
-					if !g.running {
+		return s.withNode(rc, true, func(node string) (any, error) {
+			spec := taskSpec{node: node, typ: typ, id: itoa(vmid), user: rc.user}
+			g, gerr := c.guestOn(node, vmid, "qemu")
+			switch {
+			case gerr != nil:
+				spec.failWith = asAPIError(gerr).msg
+			case action == "start" && g.isTemplate():
+				spec.failWith = "you can't start a vm if it's a template"
+			case !skiplock && g.checkLock() != nil:
+				spec.failWith = asAPIError(g.checkLock()).msg
+			case action == "start" && g.running:
+				spec.failWith = fmt.Sprintf("VM %d already running", vmid)
+			case (action == "reboot" || action == "reset" || action == "suspend" || action == "resume") && !g.running:
+				spec.failWith = fmt.Sprintf("VM %d not running", vmid)
+			}
+			if spec.failWith == "" {
+				spec.commit = func() error {
+					switch action {
+					case "start":
+						if !g.running {
+							c.startLocked(g)
+						}
+					case "stop", "shutdown":
+						g.running = false
+					case "reboot":
 						c.startLocked(g)
 					}
-				case "stop", "shutdown":
-					g.running = false
-				case "reboot":
-					c.startLocked(g)
+					return nil
 				}
-				return nil
 			}
-		}
-		return c.startTask(spec, rc.tf), nil
+			return c.startTask(spec, rc.tf), nil
+		})
 	}
 }
 
@@ -289,13 +279,10 @@ func resizeQemu(s *Server, rc *reqCtx) (any, error) {
 	if len(errs) > 0 {
 		return nil, paramError(errs)
 	}
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	g, err := s.reqGuest(rc, "qemu")
-	if err != nil {
-		return nil, err
-	}
+	return s.withGuest(rc, "qemu", true, func(g *guest) (any, error) { return s.cluster.resizeTask(rc, g, disk, size) })
+}
+
+func (c *Cluster) resizeTask(rc *reqCtx, g *guest, disk, size string) (any, error) {
 	if err := g.checkLock(); err != nil {
 		return nil, err
 	}
@@ -326,51 +313,36 @@ func sendKey(s *Server, rc *reqCtx) (any, error) {
 	if rc.param("key") == "" {
 		return nil, paramError(map[string]string{"key": "property is missing and it is not optional"})
 	}
-	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	g, err := s.reqGuest(rc, "qemu")
-	if err != nil {
-		return nil, err
-	}
-	if !g.running {
-		return nil, fail(500, "VM %d not running", g.vmid)
-	}
-	return nil, nil
+	return s.withGuest(rc, "qemu", false, func(g *guest) (any, error) {
+		if !g.running {
+			return nil, fail(500, "VM %d not running", g.vmid)
+		}
+		return nil, nil
+	})
 }
 
-func (s *Server) agentGuest(rc *reqCtx) (*guest, error) {
-	g, err := s.reqGuest(rc, "qemu")
-	if err != nil {
-		return nil, err
-	}
-	if !agentEnabled(g.conf["agent"]) {
-		return nil, fail(500, "No QEMU guest agent configured")
-	}
-	if !g.running {
-		return nil, fail(500, "VM %d is not running", g.vmid)
-	}
-	return g, nil
+// withAgent runs fn for a request to the guest agent of a running VM.
+func (s *Server) withAgent(rc *reqCtx, fn func(g *guest) (any, error)) (any, error) {
+	return s.withGuest(rc, "qemu", false, func(g *guest) (any, error) {
+		if !agentEnabled(g.conf["agent"]) {
+			return nil, fail(500, "No QEMU guest agent configured")
+		}
+		if !g.running {
+			return nil, fail(500, "VM %d is not running", g.vmid)
+		}
+		return fn(g)
+	})
 }
 
 func agentPing(s *Server, rc *reqCtx) (any, error) {
-	s.cluster.mu.RLock()
-	defer s.cluster.mu.RUnlock()
-	if _, err := s.agentGuest(rc); err != nil {
-		return nil, err
-	}
-	return map[string]any{"result": map[string]any{}}, nil
+	return s.withAgent(rc, func(*guest) (any, error) { return map[string]any{"result": map[string]any{}}, nil })
 }
 
 // agentInterfaces answers network-get-interfaces with lo and one NIC per
 // netN, the first with an IPv4 address derived from the VMID.
-func agentInterfaces(s *Server, rc *reqCtx) (any, error) {
-	s.cluster.mu.RLock()
-	defer s.cluster.mu.RUnlock()
-	g, err := s.agentGuest(rc)
-	if err != nil {
-		return nil, err
-	}
+func agentInterfaces(s *Server, rc *reqCtx) (any, error) { return s.withAgent(rc, guestInterfaces) }
+
+func guestInterfaces(g *guest) (any, error) {
 	stats := func() map[string]int64 {
 		return map[string]int64{"rx-bytes": 0, "rx-dropped": 0, "rx-errs": 0, "rx-packets": 0,
 			"tx-bytes": 0, "tx-dropped": 0, "tx-errs": 0, "tx-packets": 0}

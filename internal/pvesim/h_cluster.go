@@ -91,24 +91,20 @@ func getNodeIndex(s *Server, rc *reqCtx) (any, error) {
 
 func getNodeStatus(s *Server, rc *reqCtx) (any, error) {
 	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	node := rc.vars["node"]
-	if err := c.checkNode(node); err != nil {
-		return nil, err
-	}
-	for _, n := range c.nodes {
-		if n.Name == node {
-			e := c.nodeEntryLocked(n)
-			return map[string]any{
-				"cpu": e.CPU, "uptime": e.Uptime, "pveversion": "pve-manager/" + c.version + "/2a5fa54a8503f96d",
-				"kversion": "Linux 6.8.12-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z) x86_64",
-				"memory":   map[string]int64{"total": e.MaxMem, "used": e.Mem, "free": e.MaxMem - e.Mem},
-				"cpuinfo":  map[string]any{"cpus": e.MaxCPU, "sockets": 1, "cores": e.MaxCPU, "model": "Simulated CPU"},
-			}, nil
+	return s.withNode(rc, false, func(node string) (any, error) {
+		for _, n := range c.nodes {
+			if n.Name == node {
+				e := c.nodeEntryLocked(n)
+				return map[string]any{
+					"cpu": e.CPU, "uptime": e.Uptime, "pveversion": "pve-manager/" + c.version + "/2a5fa54a8503f96d",
+					"kversion": "Linux 6.8.12-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z) x86_64",
+					"memory":   map[string]int64{"total": e.MaxMem, "used": e.Mem, "free": e.MaxMem - e.Mem},
+					"cpuinfo":  map[string]any{"cpus": e.MaxCPU, "sockets": 1, "cores": e.MaxCPU, "model": "Simulated CPU"},
+				}, nil
+			}
 		}
-	}
-	return nil, nil
+		return nil, nil
+	})
 }
 
 // resEntry is one VM or container in /cluster/resources.

@@ -55,6 +55,16 @@ func (c *Cluster) lockCluster(write bool) func() {
 	return c.mu.RUnlock
 }
 
+// withNode runs fn for the request's {node} under the cluster lock.
+func (s *Server) withNode(rc *reqCtx, write bool, fn func(node string) (any, error)) (any, error) {
+	defer s.cluster.lockCluster(write)()
+	node := rc.vars["node"]
+	if err := s.cluster.checkNode(node); err != nil {
+		return nil, err
+	}
+	return fn(node)
+}
+
 // withGuest runs fn on the request's guest under the cluster lock.
 func (s *Server) withGuest(rc *reqCtx, typ string, write bool, fn func(g *guest) (any, error)) (any, error) {
 	defer s.cluster.lockCluster(write)()
@@ -104,19 +114,15 @@ func (c *Cluster) listEntry(g *guest) qemuListEntry {
 
 func listGuests(s *Server, rc *reqCtx, typ string) (any, error) {
 	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	node := rc.vars["node"]
-	if err := c.checkNode(node); err != nil {
-		return nil, err
-	}
-	out := []qemuListEntry{}
-	for _, g := range c.guests {
-		if g.node == node && g.typ == typ {
-			out = append(out, c.listEntry(g))
+	return s.withNode(rc, false, func(node string) (any, error) {
+		out := []qemuListEntry{}
+		for _, g := range c.guests {
+			if g.node == node && g.typ == typ {
+				out = append(out, c.listEntry(g))
+			}
 		}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 func listQemu(s *Server, rc *reqCtx) (any, error) { return listGuests(s, rc, "qemu") }
@@ -278,43 +284,39 @@ func createQemu(s *Server, rc *reqCtx) (any, error) {
 		return nil, err
 	}
 	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	node := rc.vars["node"]
-	if err := c.checkNode(node); err != nil {
-		return nil, err
-	}
-	if old, ok := c.guests[vmid]; ok {
-		return nil, fail(500, "unable to create VM %d - VM %d already exists on node '%s'", vmid, vmid, old.node)
-	}
-	g := &guest{vmid: vmid, node: node, typ: "qemu", conf: map[string]string{}, pending: map[string]string{}, pendDel: map[string]bool{}}
-	u.skiplock = true
-	if err := c.applyUpdate(g, u); err != nil {
-		return nil, err
-	}
-	defaults := map[string]string{"smbios1": withUUID(""), "vmgenid": newUUID(),
-		"meta": fmt.Sprintf("creation-qemu=9.0.2,ctime=%d", c.now().Unix())}
-	for k, v := range defaults {
-		if _, ok := g.conf[k]; !ok {
-			g.conf[k] = v
+	return s.withNode(rc, true, func(node string) (any, error) {
+		if old, ok := c.guests[vmid]; ok {
+			return nil, fail(500, "unable to create VM %d - VM %d already exists on node '%s'", vmid, vmid, old.node)
 		}
-	}
-	g.conf["lock"] = "create"
-	c.guests[vmid] = g
-	c.onChange()
-	return c.startTask(taskSpec{node: node, typ: "qmcreate", id: itoa(vmid), user: rc.user,
-		commit: func() error {
-			delete(g.conf, "lock")
-			if start {
-				c.startLocked(g)
+		g := &guest{vmid: vmid, node: node, typ: "qemu", conf: map[string]string{}, pending: map[string]string{}, pendDel: map[string]bool{}}
+		u.skiplock = true
+		if err := c.applyUpdate(g, u); err != nil {
+			return nil, err
+		}
+		defaults := map[string]string{"smbios1": withUUID(""), "vmgenid": newUUID(),
+			"meta": fmt.Sprintf("creation-qemu=9.0.2,ctime=%d", c.now().Unix())}
+		for k, v := range defaults {
+			if _, ok := g.conf[k]; !ok {
+				g.conf[k] = v
 			}
-			return nil
-		},
-		rollback: func() {
-			if c.guests[vmid] == g {
-				delete(c.guests, vmid)
-			}
-		}}, rc.tf), nil
+		}
+		g.conf["lock"] = "create"
+		c.guests[vmid] = g
+		c.onChange()
+		return c.startTask(taskSpec{node: node, typ: "qmcreate", id: itoa(vmid), user: rc.user,
+			commit: func() error {
+				delete(g.conf, "lock")
+				if start {
+					c.startLocked(g)
+				}
+				return nil
+			},
+			rollback: func() {
+				if c.guests[vmid] == g {
+					delete(c.guests, vmid)
+				}
+			}}, rc.tf), nil
+	})
 }
 
 // deleteQemu is DELETE /nodes/{node}/qemu/{vmid} (destroy_vm).
@@ -323,13 +325,10 @@ func deleteQemu(s *Server, rc *reqCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	g, err := s.reqGuest(rc, "qemu")
-	if err != nil {
-		return nil, err
-	}
+	return s.withGuest(rc, "qemu", true, func(g *guest) (any, error) { return s.cluster.destroyTask(rc, g, skiplock) })
+}
+
+func (c *Cluster) destroyTask(rc *reqCtx, g *guest, skiplock bool) (any, error) {
 	if g.conf["protection"] == "1" {
 		return nil, fail(500, "can't remove VM %d - protection mode enabled", g.vmid)
 	}

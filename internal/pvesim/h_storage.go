@@ -17,18 +17,19 @@ func init() {
 	handle("DELETE", "/nodes/{node}/storage/{storage}/content/{volume...}", deleteContent)
 }
 
-// reqStorage resolves {node}/{storage}; c.mu must be held.
-func (s *Server) reqStorage(rc *reqCtx) (StorageSpec, error) {
+// withStorage runs fn on the request's {node}/{storage} under the lock.
+func (s *Server) withStorage(rc *reqCtx, write bool, fn func(st StorageSpec) (any, error)) (any, error) {
 	c := s.cluster
+	defer c.lockCluster(write)()
 	node := rc.vars["node"]
 	if err := c.checkNode(node); err != nil {
-		return StorageSpec{}, err
+		return nil, err
 	}
 	st, ok := c.storage(rc.vars["storage"])
 	if !ok || !storageOnNode(st, node) {
-		return StorageSpec{}, fail(500, "storage '%s' does not exist", rc.vars["storage"])
+		return nil, fail(500, "storage '%s' does not exist", rc.vars["storage"])
 	}
-	return st, nil
+	return fn(st)
 }
 
 func (c *Cluster) storageStatusLocked(st StorageSpec, node string) map[string]any {
@@ -40,67 +41,44 @@ func (c *Cluster) storageStatusLocked(st StorageSpec, node string) map[string]an
 
 func listStorage(s *Server, rc *reqCtx) (any, error) {
 	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	node := rc.vars["node"]
-	if err := c.checkNode(node); err != nil {
-		return nil, err
-	}
-	want := rc.param("content")
-	out := []map[string]any{}
-	for _, st := range c.storages {
-		if !storageOnNode(st, node) || (want != "" && !hasContent(st, want)) {
-			continue
+	return s.withNode(rc, false, func(node string) (any, error) {
+		want := rc.param("content")
+		out := []map[string]any{}
+		for _, st := range c.storages {
+			if !storageOnNode(st, node) || (want != "" && !hasContent(st, want)) {
+				continue
+			}
+			out = append(out, c.storageStatusLocked(st, node))
 		}
-		out = append(out, c.storageStatusLocked(st, node))
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 func storageStatus(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	st, err := s.reqStorage(rc)
-	if err != nil {
-		return nil, err
-	}
-	return c.storageStatusLocked(st, rc.vars["node"]), nil
+	return s.withStorage(rc, false, func(st StorageSpec) (any, error) {
+		return s.cluster.storageStatusLocked(st, rc.vars["node"]), nil
+	})
 }
 
 func listContent(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if _, err := s.reqStorage(rc); err != nil {
-		return nil, err
-	}
-	vmid := 0
-	if rc.has("vmid") {
-		vmid = atoiDefault(rc.param("vmid"), 0)
-	}
-	out := c.volumesLocked(rc.vars["node"], rc.vars["storage"], rc.param("content"), vmid)
-	if out == nil {
-		out = []Volume{}
-	}
-	return out, nil
+	vmid := atoiDefault(rc.param("vmid"), 0)
+	return s.withStorage(rc, false, func(st StorageSpec) (any, error) {
+		out := s.cluster.volumesLocked(rc.vars["node"], st.Name, rc.param("content"), vmid)
+		if out == nil {
+			out = []Volume{}
+		}
+		return out, nil
+	})
 }
 
 // allocContent is POST …/content (vdisk_alloc): vmid, filename, size.
 func allocContent(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st, err := s.reqStorage(rc)
-	if err != nil {
-		return nil, err
-	}
 	fn := rc.param("filename")
 	if fn == "" || rc.param("vmid") == "" || rc.param("size") == "" {
 		return nil, paramError(map[string]string{"filename": "property is missing and it is not optional"})
 	}
 	// The volume only exists once a config references it; answer its id.
-	return st.Name + ":" + fn, nil
+	return s.withStorage(rc, false, func(st StorageSpec) (any, error) { return st.Name + ":" + fn, nil })
 }
 
 func uploadContent(s *Server, rc *reqCtx) (any, error) {
@@ -135,13 +113,12 @@ func downloadURL(s *Server, rc *reqCtx) (any, error) {
 // addFileTask starts the task that puts an uploaded or downloaded file
 // into a storage's iso content.
 func (s *Server) addFileTask(rc *reqCtx, typ, content, file string, size int64, url string) (any, error) {
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st, err := s.reqStorage(rc)
-	if err != nil {
-		return nil, err
-	}
+	return s.withStorage(rc, true, func(st StorageSpec) (any, error) {
+		return s.cluster.fileTask(rc, st, typ, content, file, size, url)
+	})
+}
+
+func (c *Cluster) fileTask(rc *reqCtx, st StorageSpec, typ, content, file string, size int64, url string) (any, error) {
 	if content != "iso" && content != "vztmpl" && content != "import" {
 		return nil, paramError(map[string]string{"content": fmt.Sprintf("value '%s' does not have a value in the enumeration 'iso, vztmpl, import'", content)})
 	}
@@ -164,13 +141,10 @@ func (s *Server) addFileTask(rc *reqCtx, typ, content, file string, size int64, 
 }
 
 func deleteContent(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st, err := s.reqStorage(rc)
-	if err != nil {
-		return nil, err
-	}
+	return s.withStorage(rc, true, func(st StorageSpec) (any, error) { return s.cluster.deleteISO(rc, st) })
+}
+
+func (c *Cluster) deleteISO(rc *reqCtx, st StorageSpec) (any, error) {
 	vol := rc.vars["volume"]
 	if !strings.Contains(vol, ":") {
 		vol = st.Name + ":" + vol

@@ -8,8 +8,9 @@ func init() {
 	handle("GET", "/nodes/{node}/tasks/{upid}/log", taskLog)
 }
 
-// reqTask resolves {node}/{upid}; c.mu must be held.
-func (s *Server) reqTask(rc *reqCtx) (*task, error) {
+// withTask runs fn on the request's {node}/{upid} task under the lock.
+func (s *Server) withTask(rc *reqCtx, write bool, fn func(t *task) (any, error)) (any, error) {
+	defer s.cluster.lockCluster(write)()
 	upid := rc.vars["upid"]
 	node, ok := upidNode(upid)
 	if !ok {
@@ -19,40 +20,27 @@ func (s *Server) reqTask(rc *reqCtx) (*task, error) {
 	if !found || node != rc.vars["node"] {
 		return nil, paramError(map[string]string{"upid": "no such task"})
 	}
-	return t, nil
+	return fn(t)
 }
 
+// taskStatus reads a task's status; the read counts as observing it.
 func taskStatus(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, err := s.reqTask(rc)
-	if err != nil {
-		return nil, err
-	}
-	out := t.statusJSON()
-	c.observe(t)
-	return out, nil
+	return s.withTask(rc, true, func(t *task) (any, error) {
+		out := t.statusJSON()
+		s.cluster.observe(t)
+		return out, nil
+	})
 }
 
 func taskIndex(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if _, err := s.reqTask(rc); err != nil {
-		return nil, err
-	}
-	return []map[string]string{{"name": "log"}, {"name": "status"}}, nil
+	return s.withTask(rc, false, func(*task) (any, error) { return index("name", "log", "status"), nil })
 }
 
 func taskLog(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	t, err := s.reqTask(rc)
-	if err != nil {
-		return nil, err
-	}
+	return s.withTask(rc, false, func(t *task) (any, error) { return t.logJSON(rc), nil })
+}
+
+func (t *task) logJSON(rc *reqCtx) []map[string]any {
 	start := atoiDefault(rc.param("start"), 0)
 	limit := atoiDefault(rc.param("limit"), 50)
 	out := []map[string]any{}
@@ -65,44 +53,35 @@ func taskLog(s *Server, rc *reqCtx) (any, error) {
 	if len(out) == 0 && start == 0 {
 		out = append(out, map[string]any{"n": 1, "t": "no content"})
 	}
-	return out, nil
+	return out
 }
 
 // stopTask is DELETE …/tasks/{upid}: a running task is killed.
 func stopTask(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, err := s.reqTask(rc)
-	if err != nil {
-		return nil, err
-	}
-	if t.status == "running" {
-		c.endTaskLocked(t, "interrupted by signal")
-	}
-	return nil, nil
+	return s.withTask(rc, true, func(t *task) (any, error) {
+		if t.status == "running" {
+			s.cluster.endTaskLocked(t, "interrupted by signal")
+		}
+		return nil, nil
+	})
 }
 
 func listTasks(s *Server, rc *reqCtx) (any, error) {
 	c := s.cluster
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	node := rc.vars["node"]
-	if err := c.checkNode(node); err != nil {
-		return nil, err
-	}
-	vmid := rc.param("vmid")
-	limit := atoiDefault(rc.param("limit"), 50)
-	out := []map[string]any{}
-	for i := len(c.taskList) - 1; i >= 0 && len(out) < limit; i-- {
-		t := c.taskList[i]
-		if t.node != node || (vmid != "" && t.id != vmid) {
-			continue
+	return s.withNode(rc, false, func(node string) (any, error) {
+		vmid := rc.param("vmid")
+		limit := atoiDefault(rc.param("limit"), 50)
+		out := []map[string]any{}
+		for i := len(c.taskList) - 1; i >= 0 && len(out) < limit; i-- {
+			t := c.taskList[i]
+			if t.node != node || (vmid != "" && t.id != vmid) {
+				continue
+			}
+			if rc.param("source") == "active" && t.status != "running" {
+				continue
+			}
+			out = append(out, t.listJSON())
 		}
-		if rc.param("source") == "active" && t.status != "running" {
-			continue
-		}
-		out = append(out, t.listJSON())
-	}
-	return out, nil
+		return out, nil
+	})
 }

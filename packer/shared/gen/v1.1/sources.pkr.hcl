@@ -1,5 +1,5 @@
 # Plugin generation v1.1 (packer-plugin-proxmox 1.1.0 - 1.1.2; CI builds with
-# 1.1.1). Differences from gen/v1.2, and nothing else:
+# 1.1.1): only what differs from gen/v1.2; build.pkr.hcl adds the rest.
 #   - disks need storage_pool_type (1.1.3 and later reject it);
 #   - the installer ISO is given by top-level iso_file/iso_checksum/unmount_iso;
 #   - additional_iso_files name their drive with device = "sata0";
@@ -20,30 +20,9 @@ locals {
 }
 
 source "proxmox-iso" "template" {
-  proxmox_url              = var.proxmox_url
-  username                 = var.proxmox_token_id
-  token                    = var.proxmox_token_secret
-  insecure_skip_tls_verify = var.proxmox_insecure_skip_tls_verify
-  node                     = var.node
-  task_timeout             = var.task_timeout
-
-  vm_id                = var.vm_id
-  template_name        = local.template_name
-  template_description = local.description
-
-  os              = var.os_type
-  cores           = var.cores
-  sockets         = 1
-  memory          = var.memory
-  cpu_type        = var.cpu_type
-  scsi_controller = "virtio-scsi-single"
-  qemu_agent      = true
-
-  network_adapters {
-    model    = "virtio"
-    bridge   = var.network_bridge
-    firewall = true
-  }
+  iso_file     = local.iso_file
+  iso_checksum = var.iso_checksum
+  unmount_iso  = true
 
   disks {
     type              = "scsi"
@@ -54,13 +33,6 @@ source "proxmox-iso" "template" {
     cache_mode        = "none"
     io_thread         = true
   }
-
-  cloud_init              = true
-  cloud_init_storage_pool = var.storage
-
-  iso_file     = local.iso_file
-  iso_checksum = var.iso_checksum
-  unmount_iso  = true
 
   dynamic "additional_iso_files" {
     for_each = length(local.cd_content) > 0 ? [local.cd_content] : []
@@ -81,58 +53,11 @@ source "proxmox-iso" "template" {
       unmount  = true
     }
   }
-
-  http_content = local.http_content
-  boot_wait    = var.boot_wait
-  boot_command = var.boot_command
-
-  communicator   = local.communicator
-  ssh_username   = var.ssh_username
-  ssh_password   = local.build_password
-  ssh_timeout    = var.install_timeout
-  winrm_username = var.winrm_username
-  winrm_password = local.build_password
-  winrm_timeout  = var.install_timeout
 }
 
 source "proxmox-clone" "template" {
-  proxmox_url              = var.proxmox_url
-  username                 = var.proxmox_token_id
-  token                    = var.proxmox_token_secret
-  insecure_skip_tls_verify = var.proxmox_insecure_skip_tls_verify
-  node                     = var.node
-  task_timeout             = var.task_timeout
-
-  vm_id                = var.vm_id
-  template_name        = local.template_name
-  template_description = local.description
-
-  clone_vm   = var.clone_vm
-  full_clone = true
-
-  os              = var.os_type
-  cores           = var.cores
-  sockets         = 1
-  memory          = var.memory
-  cpu_type        = var.cpu_type
-  scsi_controller = "virtio-scsi-single"
-  qemu_agent      = true
-
-  network_adapters {
-    model    = "virtio"
-    bridge   = var.network_bridge
-    firewall = true
-  }
-
-  cloud_init              = true
-  cloud_init_storage_pool = var.storage
-
   # The clone keeps the base VM's disk; cloud-init's growpart grows the root
   # file system when a clone of the template gets a bigger disk.
-  communicator   = local.communicator
-  ssh_username   = var.ssh_username
-  ssh_timeout    = var.install_timeout
-  winrm_username = var.winrm_username
-  winrm_password = local.build_password
-  winrm_timeout  = var.install_timeout
+  clone_vm   = var.clone_vm
+  full_clone = true
 }

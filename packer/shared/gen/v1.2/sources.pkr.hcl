@@ -1,5 +1,5 @@
 # Plugin generation v1.2 (packer-plugin-proxmox 1.2.0 and later, what people
-# install today). Differences from gen/v1.1, and nothing else:
+# install today): only what differs from gen/v1.1; build.pkr.hcl adds the rest.
 #   - disks have no storage_pool_type;
 #   - the installer ISO is a boot_iso block;
 #   - additional_iso_files name their drive with type and index;
@@ -22,30 +22,14 @@ locals {
 }
 
 source "proxmox-iso" "template" {
-  proxmox_url              = var.proxmox_url
-  username                 = var.proxmox_token_id
-  token                    = var.proxmox_token_secret
-  insecure_skip_tls_verify = var.proxmox_insecure_skip_tls_verify
-  node                     = var.node
-  task_timeout             = var.task_timeout
+  tags = var.tags
 
-  vm_id                = var.vm_id
-  template_name        = local.template_name
-  template_description = local.description
-  tags                 = var.tags
-
-  os              = var.os_type
-  cores           = var.cores
-  sockets         = 1
-  memory          = var.memory
-  cpu_type        = var.cpu_type
-  scsi_controller = "virtio-scsi-single"
-  qemu_agent      = true
-
-  network_adapters {
-    model    = "virtio"
-    bridge   = var.network_bridge
-    firewall = true
+  boot_iso {
+    type         = "ide"
+    index        = 2
+    iso_file     = local.iso_file
+    iso_checksum = var.iso_checksum
+    unmount      = true
   }
 
   disks {
@@ -55,17 +39,6 @@ source "proxmox-iso" "template" {
     format       = "raw"
     cache_mode   = "none"
     io_thread    = true
-  }
-
-  cloud_init              = true
-  cloud_init_storage_pool = var.storage
-
-  boot_iso {
-    type         = "ide"
-    index        = 2
-    iso_file     = local.iso_file
-    iso_checksum = var.iso_checksum
-    unmount      = true
   }
 
   dynamic "additional_iso_files" {
@@ -89,59 +62,13 @@ source "proxmox-iso" "template" {
       unmount  = true
     }
   }
-
-  http_content = local.http_content
-  boot_wait    = var.boot_wait
-  boot_command = var.boot_command
-
-  communicator   = local.communicator
-  ssh_username   = var.ssh_username
-  ssh_password   = local.build_password
-  ssh_timeout    = var.install_timeout
-  winrm_username = var.winrm_username
-  winrm_password = local.build_password
-  winrm_timeout  = var.install_timeout
 }
 
 source "proxmox-clone" "template" {
-  proxmox_url              = var.proxmox_url
-  username                 = var.proxmox_token_id
-  token                    = var.proxmox_token_secret
-  insecure_skip_tls_verify = var.proxmox_insecure_skip_tls_verify
-  node                     = var.node
-  task_timeout             = var.task_timeout
-
-  vm_id                = var.vm_id
-  template_name        = local.template_name
-  template_description = local.description
-  tags                 = var.tags
-
-  clone_vm   = var.clone_vm
-  full_clone = true
-
-  os              = var.os_type
-  cores           = var.cores
-  sockets         = 1
-  memory          = var.memory
-  cpu_type        = var.cpu_type
-  scsi_controller = "virtio-scsi-single"
-  qemu_agent      = true
-
-  network_adapters {
-    model    = "virtio"
-    bridge   = var.network_bridge
-    firewall = true
-  }
-
-  cloud_init              = true
-  cloud_init_storage_pool = var.storage
+  tags = var.tags
 
   # The clone keeps the base VM's disk; cloud-init's growpart grows the root
   # file system when a clone of the template gets a bigger disk.
-  communicator   = local.communicator
-  ssh_username   = var.ssh_username
-  ssh_timeout    = var.install_timeout
-  winrm_username = var.winrm_username
-  winrm_password = local.build_password
-  winrm_timeout  = var.install_timeout
+  clone_vm   = var.clone_vm
+  full_clone = true
 }
