@@ -50,6 +50,17 @@ verify: ## gofmt, go vet, go mod tidy check
 	$(GO) vet ./...
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
 
+.PHONY: install
+PREFIX ?= /usr/local
+install: build tools ## install binary, Packer, unit and example config under $(DESTDIR)$(PREFIX) (never overwrites /etc/templated files)
+	install -D -m0755 dist/templated $(DESTDIR)$(PREFIX)/bin/templated
+	install -D -m0755 .tools/bin/packer $(DESTDIR)$(PREFIX)/lib/templated/bin/packer
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/templated/plugins
+	cp -R .tools/plugins/. $(DESTDIR)$(PREFIX)/lib/templated/plugins/
+	install -D -m0644 systemd/templated.service $(DESTDIR)/etc/systemd/system/templated.service
+	install -D -m0644 systemd/templated.env.example $(DESTDIR)/etc/templated/templated.env.example
+	install -D -m0644 docs/operations.md $(DESTDIR)$(PREFIX)/share/doc/templated/operations.md
+
 .PHONY: clean
 clean: ## remove build output (keeps .tools)
 	rm -rf dist

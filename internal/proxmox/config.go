@@ -3,9 +3,11 @@ package proxmox
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -23,6 +25,10 @@ const (
 	EnvCAFile       = "PROXMOX_CA_FILE"
 	EnvInsecureSkip = "PROXMOX_INSECURE_SKIP_TLS_VERIFY"
 )
+
+// CredentialTokenSecret is the systemd credential (LoadCredential=) that
+// holds the token secret when PROXMOX_TOKEN_SECRET is not set.
+const CredentialTokenSecret = "proxmox-token-secret"
 
 // Keys lists every key of the .env format in documentation order.
 var Keys = []string{EnvURL, EnvTokenID, EnvTokenSecret, EnvNode, EnvStorage, EnvISOStorage, EnvCAFile, EnvInsecureSkip}
@@ -71,7 +77,9 @@ func (c Config) Redacted() string { return c.String() }
 
 // LoadConfig reads the connection settings. envFile (may be "") is read
 // first; then every variable getenv returns non-empty overrides the file's
-// value (getenv may be nil: os.Getenv). A file that contains
+// value (getenv may be nil: os.Getenv). Without PROXMOX_TOKEN_SECRET the
+// secret is read from $CREDENTIALS_DIRECTORY/proxmox-token-secret when that
+// exists (systemd LoadCredential=). A file that contains
 // PROXMOX_TOKEN_SECRET must not be readable by group or others.
 func LoadConfig(envFile string, getenv func(string) string) (Config, error) {
 	if getenv == nil {
@@ -88,6 +96,19 @@ func LoadConfig(envFile string, getenv func(string) string) (Config, error) {
 	for _, k := range Keys {
 		if v := getenv(k); v != "" {
 			vals[k] = v
+		}
+	}
+	if vals[EnvTokenSecret] == "" {
+		// systemd's LoadCredential=proxmox-token-secret:... puts the
+		// secret in a file only this service can read.
+		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+			b, err := os.ReadFile(filepath.Join(dir, CredentialTokenSecret))
+			switch {
+			case err == nil:
+				vals[EnvTokenSecret] = strings.TrimSpace(string(b))
+			case !errors.Is(err, os.ErrNotExist):
+				return Config{}, fmt.Errorf("proxmox config: read credential %s: %w", CredentialTokenSecret, err)
+			}
 		}
 	}
 	return configFrom(vals, envFile)

@@ -208,3 +208,25 @@ func TestConfigNeverPrintsSecret(t *testing.T) {
 		t.Fatalf("String() = %s", cfg)
 	}
 }
+
+func TestLoadConfigReadsSystemdCredential(t *testing.T) {
+	creds := t.TempDir()
+	if err := os.WriteFile(filepath.Join(creds, proxmox.CredentialTokenSecret), []byte("cred-secret-1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"PROXMOX_URL": "https://pve:8006", "PROXMOX_TOKEN_ID": "templated@pve!reconcile", "CREDENTIALS_DIRECTORY": creds,
+	}
+	cfg, err := proxmox.LoadConfig("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TokenSecret.Reveal() != "cred-secret-1234" {
+		t.Fatalf("secret from credential = %q", cfg.TokenSecret.Reveal())
+	}
+	env["PROXMOX_TOKEN_SECRET"] = "env-wins-5678"
+	cfg, err = proxmox.LoadConfig("", func(k string) string { return env[k] })
+	if err != nil || cfg.TokenSecret.Reveal() != "env-wins-5678" {
+		t.Fatalf("environment should win over the credential: %q %v", cfg.TokenSecret.Reveal(), err)
+	}
+}

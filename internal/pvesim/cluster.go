@@ -290,19 +290,28 @@ func (g *guest) bootDiskSize() int64 {
 	if g.typ == "lxc" {
 		return parseSize(propGet(g.conf["rootfs"], "size"), false)
 	}
-	var order []string
 	if b := g.conf["boot"]; strings.HasPrefix(b, "order=") {
-		order = strings.Split(strings.TrimPrefix(b, "order="), ";")
-	}
-	order = append(order, sortedKeys(g.conf)...)
-	for _, k := range order {
-		v, ok := g.conf[k]
-		if !ok || !isDiskKey(k) || strings.HasPrefix(k, "unused") || k == "efidisk0" || k == "tpmstate0" || isCDROM(v) {
-			continue
+		for _, k := range strings.Split(strings.TrimPrefix(b, "order="), ";") {
+			if size, ok := g.diskSize(k); ok {
+				return size
+			}
 		}
-		return parseSize(propGet(v, "size"), false)
+	}
+	for _, k := range sortedKeys(g.conf) {
+		if size, ok := g.diskSize(k); ok {
+			return size
+		}
 	}
 	return 0
+}
+
+// diskSize is the size of config key k if it is a hard disk.
+func (g *guest) diskSize(k string) (int64, bool) {
+	v, ok := g.conf[k]
+	if !ok || !isDiskKey(k) || strings.HasPrefix(k, "unused") || k == "efidisk0" || k == "tpmstate0" || isCDROM(v) {
+		return 0, false
+	}
+	return parseSize(propGet(v, "size"), false), true
 }
 
 // --- Go API for tests -------------------------------------------------------

@@ -78,7 +78,11 @@ func TestConfigUpdates(t *testing.T) {
 	}
 
 	// delete= and disks: a detached disk becomes unused0, cloud-init drives go.
-	mustOK(t, srv, hc, "PUT", "/nodes/pve1/qemu/101/config", url.Values{"scsi1": {"local-lvm:4,iothread=1"}})
+	mustOK(t, srv, hc, "PUT", "/nodes/pve1/qemu/101/config", url.Values{"scsi1": {"local-lvm:4,iothread=true"},
+		"net2": {"virtio=0E:EB:EB:3E:36:27,bridge=vmbr0,firewall=false"}})
+	if g, _ := c.Guest(101); g.Config["net2"] != "virtio=0E:EB:EB:3E:36:27,bridge=vmbr0,firewall=0" {
+		t.Fatalf("net2 %q: want the given MAC kept and booleans as 1/0", g.Config["net2"])
+	}
 	if g, _ := c.Guest(101); g.Config["scsi1"] != "local-lvm:vm-101-disk-1,iothread=1,size=4G" {
 		t.Fatalf("allocated disk %q", g.Config["scsi1"])
 	}

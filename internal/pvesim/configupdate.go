@@ -45,6 +45,9 @@ func parseUpdate(typ string, params url.Values) (*configUpdate, error) {
 		if typ == "qemu" && reNetKey.MatchString(k) {
 			v = withMAC(v, false)
 		}
+		if isDiskKey(k) || reNetKey.MatchString(k) {
+			v = normalizePropBools(v)
+		}
 		u.set[k] = v
 	}
 	for _, k := range reListSplit.Split(params.Get("delete"), -1) {
@@ -69,6 +72,23 @@ func parseUpdate(typ string, params url.Values) (*configUpdate, error) {
 		return nil, paramError(errs)
 	}
 	return u, nil
+}
+
+// propBoolKeys are boolean options inside drive and NIC property strings;
+// PVE re-renders them as 1/0.
+var propBoolKeys = map[string]bool{"iothread": true, "ssd": true, "backup": true, "replicate": true,
+	"ro": true, "firewall": true, "link_down": true, "shared": true, "pre-enrolled-keys": true}
+
+func normalizePropBools(v string) string {
+	head, opts := propList(v)
+	for i, o := range opts {
+		if k, val, ok := strings.Cut(o, "="); ok && propBoolKeys[k] {
+			if b, ok := normalizeBool(val); ok {
+				opts[i] = k + "=" + b
+			}
+		}
+	}
+	return strings.Join(append([]string{head}, opts...), ",")
 }
 
 var reConfigKey = regexp.MustCompile(`^[a-z][a-z0-9_\-]*$`)

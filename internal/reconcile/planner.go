@@ -22,12 +22,21 @@ const (
 // same arguments always give the same plan.
 func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 	p := plan.Plan{FormatVersion: plan.FormatVersion, DesiredSHA256: d.SHA256, PlannedAt: now.UTC()}
-	byVMID := map[int]state.Guest{}
-	byName := map[string][]state.Guest{}
+	// Index only the guests a desired entry can be about: a cluster has
+	// thousands of guests and a handful of templates.
+	byVMID := make(map[int]state.Guest, len(d.Templates))
+	byName := make(map[string][]state.Guest, len(d.Templates))
+	wanted := make(map[int]bool, len(d.Templates))
+	for _, t := range d.Templates {
+		wanted[t.VMID] = true
+		byName[t.Name] = nil
+	}
 	for _, g := range obs.Guests {
-		byVMID[g.VMID] = g
-		if g.Name != "" {
-			byName[g.Name] = append(byName[g.Name], g)
+		if wanted[g.VMID] {
+			byVMID[g.VMID] = g
+		}
+		if others, ok := byName[g.Name]; ok {
+			byName[g.Name] = append(others, g)
 		}
 	}
 	named := map[int]bool{}

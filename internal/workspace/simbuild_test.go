@@ -37,7 +37,10 @@ func TestBuildDefaultTemplatesAgainstSimulator(t *testing.T) {
 		tmpl.Build, tmpl.VMID, tmpl.Name = "iso", tmpl.VMID+10, tmpl.Name+"-iso"
 		templates = append(templates, tmpl)
 	}
-	for _, tmpl := range templates {
+	for i, tmpl := range templates {
+		// Hardware unlike the workspace's defaults, so that it must come
+		// from the variables templated passes.
+		tmpl.Cores, tmpl.MemoryMiB, tmpl.DiskGB = 3+i%2, 3072+512*i, 24+i
 		t.Run(tmpl.Name, func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "build")
