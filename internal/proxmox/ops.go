@@ -79,6 +79,23 @@ func (c *Client) ConvertToTemplate(ctx context.Context, node string, vmid int) e
 	return nil
 }
 
+// ResizeDisk grows disk of vmid to sizeGB GiB: PUT …/resize, which
+// answers with a task on current PVE (and null on old releases).
+func (c *Client) ResizeDisk(ctx context.Context, node string, vmid int, disk string, sizeGB int) error {
+	url := qemuPath(node, vmid) + "/resize"
+	params := map[string]any{"disk": disk, "size": fmt.Sprintf("%dG", sizeGB)}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.TaskTimeout)
+	defer cancel()
+	upid, err := c.startTask(ctx, "PUT "+url, func(ctx context.Context) error { return c.api.Put(ctx, params, url) })
+	if err == nil && upid != "" {
+		err = c.waitTask(ctx, node, upid)
+	}
+	if err != nil {
+		return fmt.Errorf("resize %s of %d to %dG: %w", disk, vmid, sizeGB, err)
+	}
+	return nil
+}
+
 // Delete removes a guest and its disks: GET status/current; if it runs,
 // POST status/stop and wait; then DELETE /nodes/{node}/qemu/{vmid} and wait.
 // No purge: the VMID stays in backup jobs and HA, because templated puts

@@ -40,8 +40,10 @@ func (c *Client) runTask(ctx context.Context, node, op string, send func(context
 	return c.waitTask(ctx, node, upid)
 }
 
-// waitTask polls GET /nodes/{node}/tasks/{upid}/status every PollInterval
-// until the task stops. It does not use the library's WaitForCompletion,
+// waitTask polls GET /nodes/{node}/tasks/{upid}/status until the task
+// stops: soon at first (most PVE tasks of templated's take about a second,
+// and the swap's window of an empty VMID is as long as a delete's last
+// poll), then every PollInterval. It does not use the library's WaitForCompletion,
 // which sleeps without looking at ctx, forgets the UPID and turns the
 // exit status into a plain string error. A failed task gives a
 // *state.TaskError carrying PVE's exitstatus.
@@ -51,7 +53,7 @@ func (c *Client) waitTask(ctx context.Context, node, upid string) error {
 	}
 	op := "GET task status " + upid
 	url := "/nodes/" + node + "/tasks/" + upid + "/status"
-	failures := 0
+	failures, polls := 0, 0
 	for {
 		st, err := do(ctx, c, c.opts.ReadTimeout, op, func(ctx context.Context) (map[string]any, error) {
 			return c.api.GetItemConfigMapStringInterface(ctx, url, "task", "status")
@@ -74,7 +76,8 @@ func (c *Client) waitTask(ctx context.Context, node, upid string) error {
 				return c.taskFailed(upid, exit)
 			}
 		}
-		t := time.NewTimer(c.opts.PollInterval)
+		t := time.NewTimer(pollDelay(polls, c.opts.PollInterval))
+		polls++
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -115,4 +118,11 @@ func (c *Client) taskTimeout(upid string, cause error) error {
 // transient reports whether a poll failure may go away on the next poll.
 func transient(err error) bool {
 	return errors.Is(err, ErrUnreachable) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrAPI)
+}
+
+// pollDelay is the pause before poll n+1: 100 ms, 200 ms, 400 ms, ...,
+// at most every.
+func pollDelay(n int, every time.Duration) time.Duration {
+	d := 100 * time.Millisecond << min(n, 10)
+	return min(d, every)
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,10 +152,15 @@ func (e *Executor) verify(ctx context.Context, t state.Template, vmid int) error
 	if t.MemoryMiB > 0 && c.MemoryMiB != t.MemoryMiB {
 		bad = append(bad, fmt.Sprintf("%d MiB memory, want %d", c.MemoryMiB, t.MemoryMiB))
 	}
-	if len(c.Disks) == 0 {
+	switch {
+	case len(c.Disks) == 0:
 		bad = append(bad, "no disk")
-	} else if t.DiskGB > 0 && int(c.Disks[0].SizeGB+0.5) != t.DiskGB {
-		bad = append(bad, fmt.Sprintf("disk %s is %.0fG, want %dG", c.Disks[0].Key, c.Disks[0].SizeGB, t.DiskGB))
+	case t.DiskGB <= 0:
+	case t.Build == state.BuildClone && c.Disks[0].SizeGB <= float64(t.DiskGB):
+		// A clone build keeps its base image's disk (plugin v1.1 cannot
+		// grow it); place grows it when the template is swapped in.
+	case int(c.Disks[0].SizeGB+0.5) != t.DiskGB:
+		bad = append(bad, fmt.Sprintf("disk %s is %sG, want %dG", c.Disks[0].Key, strconv.FormatFloat(c.Disks[0].SizeGB, 'f', -1, 64), t.DiskGB))
 	}
 	if !c.Agent {
 		bad = append(bad, "QEMU guest agent not enabled")

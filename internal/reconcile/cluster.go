@@ -21,6 +21,9 @@ type Cluster interface {
 	SetMeta(ctx context.Context, node string, vmid int, description string, tags []string) error
 	// Clone makes a full clone of src at dst on the same node, named name.
 	Clone(ctx context.Context, node string, src, dst int, name string) error
+	// ResizeDisk grows a VM's disk (for example "scsi0") to sizeGB GiB;
+	// PVE refuses to shrink one.
+	ResizeDisk(ctx context.Context, node string, vmid int, disk string, sizeGB int) error
 	// ConvertToTemplate turns a stopped VM into a template.
 	ConvertToTemplate(ctx context.Context, node string, vmid int) error
 	// Delete removes a guest and its disks; a running guest is stopped first.

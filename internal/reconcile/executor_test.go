@@ -22,6 +22,7 @@ type fakeBuilder struct {
 	c       *proxmoxfake.Cluster
 	fail    map[string]error // template name → error
 	memory  int              // if set, the built template gets this memory (to fail verification)
+	diskGB  float64          // if set, the built template gets this disk size
 	running atomic.Int32
 	peak    atomic.Int32
 	builds  atomic.Int32
@@ -53,9 +54,13 @@ func (b *fakeBuilder) Build(ctx context.Context, req BuildRequest) (BuildResult,
 		mem = b.memory
 	}
 	t := req.Template
+	disk := float64(t.DiskGB)
+	if b.diskGB != 0 {
+		disk = b.diskGB
+	}
 	err := b.c.Add(proxmoxfake.VM{VMID: req.StagingVMID, Node: t.Node, Name: req.StagingName, Template: true,
 		Cores: t.Cores, Sockets: 1, MemoryMiB: mem, Agent: true, CloudInit: true, Description: req.Description,
-		Disks: []state.Disk{{Key: "scsi0", Volume: fmt.Sprintf("local-lvm:base-%d-disk-0", req.StagingVMID), SizeGB: float64(t.DiskGB)}}})
+		Disks: []state.Disk{{Key: "scsi0", Volume: fmt.Sprintf("local-lvm:base-%d-disk-0", req.StagingVMID), SizeGB: disk}}})
 	return BuildResult{ArtifactID: fmt.Sprint(req.StagingVMID), PackerVersion: "1.11.2"}, err
 }
 
@@ -453,4 +458,32 @@ func TestAdoptThenRebuild(t *testing.T) {
 	if n := h.previousCount(t, "tpl-ubuntu-22.04"); n != 1 {
 		t.Fatalf("the hand-built template was not kept as the previous version (%d)", n)
 	}
+}
+
+func TestApplyCloneBuildGrowsDisk(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.0.0"))
+	h.b.diskGB = 3.5 // the cloud image's disk, as proxmox-clone leaves it
+	if f := h.apply(t, inputs("tpl-ubuntu-22.04")).Failed(); len(f) != 0 {
+		t.Fatal(f)
+	}
+	v, _ := h.c.VM(9000)
+	if len(v.Disks) != 1 || v.Disks[0].SizeGB != 20 {
+		t.Fatalf("placed template disk %+v, want 20G", v.Disks)
+	}
+	guests, _ := h.c.ListGuests(context.Background())
+	if p := Plan(h.d, state.Observed{Guests: guests, Inputs: inputs("tpl-ubuntu-22.04")}, now); p.HasChanges() {
+		t.Fatalf("grown template still drifts: %+v", p.Actions[0])
+	}
+}
+
+func TestApplyISOBuildWrongDiskFails(t *testing.T) {
+	iso := tmpl("tpl-ubuntu-22.04", 9000, "1.0.0")
+	iso.Build = state.BuildISO
+	h := newHarness(t, iso)
+	h.b.diskGB = 3.5
+	f := h.apply(t, inputs("tpl-ubuntu-22.04")).Failed()
+	if len(f) != 1 || !strings.Contains(f[0].Err.Error(), "disk scsi0 is 3.5G, want 20G") {
+		t.Fatalf("failures: %+v", f)
+	}
+	h.assertClean(t)
 }

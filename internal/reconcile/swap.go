@@ -29,7 +29,8 @@ func (e *Executor) setStep(op *state.Op, s state.Step) error {
 // When placing fails after the current template was removed, it puts the
 // kept copy back, so the reserved VMID is never left empty by a failure
 // templated can still act on. It returns how long the reserved VMID stood
-// empty (from the delete's end to the new clone's end: an upper bound).
+// empty, from the end of the delete to the end of the clone that fills it
+// again (an upper bound: PVE occupies the VMID when the clone starts).
 func (e *Executor) swap(ctx context.Context, op *state.Op, t state.Template, source int, placed state.Stamp, start time.Time) (time.Duration, error) {
 	op.Source = source
 	if stepOrder[op.Step] <= stepOrder[state.StepKeepPrevious] {
@@ -53,10 +54,11 @@ func (e *Executor) swap(ctx context.Context, op *state.Op, t state.Template, sou
 	if err := e.setStep(op, state.StepPlaceNew); err != nil {
 		return 0, e.restore(ctx, op, t, err)
 	}
-	if err := e.place(ctx, t, op.Source, placed); err != nil {
+	filled, err := e.place(ctx, t, op.Source, placed)
+	if err != nil {
 		return 0, e.restore(ctx, op, t, fmt.Errorf("place new template: %w", err))
 	}
-	window := e.now().Sub(emptied)
+	window := filled.Sub(emptied)
 	e.progress(t.Name, op.Step, start, "VMID %d now holds build %s (empty for %s)", t.VMID, placed.BuildID, window.Round(time.Millisecond))
 	_ = e.Recorder.Event(ctx, Event{Kind: "swap", Template: t.Name, BuildID: placed.BuildID, VMID: t.VMID, Step: op.Step,
 		Result: "success", Detail: fmt.Sprintf("source %d, previous kept at %d, reserved VMID empty for %s", op.Source, op.Previous, window)})
@@ -156,10 +158,12 @@ func (e *Executor) deleteCurrent(ctx context.Context, t state.Template) error {
 
 // place clones source to the reserved VMID as t's template and stamps it.
 // It looks before each try, so a clone that PVE carried out although the
-// request failed (a 596, a crash) is finished rather than repeated.
-func (e *Executor) place(ctx context.Context, t state.Template, source int, placed state.Stamp) error {
+// request failed (a 596, a crash) is finished rather than repeated. It
+// returns when the clone was done: from then on the VMID is occupied.
+func (e *Executor) place(ctx context.Context, t state.Template, source int, placed state.Stamp) (filled time.Time, err error) {
 	placed.Template, placed.Role = t.Name, state.RoleTemplate
-	return e.retry(ctx, "place", func() error {
+	filled = e.now()
+	err = e.retry(ctx, "place", func() error {
 		g, ok, err := e.guest(ctx, t.VMID)
 		if err != nil {
 			return err
@@ -179,15 +183,36 @@ func (e *Executor) place(ctx context.Context, t state.Template, source int, plac
 			if err := e.Cluster.Clone(ctx, t.Node, source, t.VMID, t.Name); err != nil {
 				return err
 			}
+			filled = e.now()
 			g.Template = false
 		}
 		if !g.Template {
+			if err := e.growDisk(ctx, t); err != nil {
+				return err
+			}
 			if err := e.Cluster.ConvertToTemplate(ctx, t.Node, t.VMID); err != nil {
 				return err
 			}
 		}
 		return e.Cluster.SetMeta(ctx, t.Node, t.VMID, placed.Description(), placed.Tags())
 	})
+	return filled, err
+}
+
+// growDisk grows the boot disk of the VM just cloned to the reserved VMID
+// to the desired size (a clone build keeps its base image's smaller disk).
+func (e *Executor) growDisk(ctx context.Context, t state.Template) error {
+	if t.DiskGB <= 0 {
+		return nil
+	}
+	cfg, err := e.Cluster.GuestConfig(ctx, t.Node, t.VMID)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Disks) == 0 || cfg.Disks[0].SizeGB >= float64(t.DiskGB) {
+		return nil
+	}
+	return e.Cluster.ResizeDisk(ctx, t.Node, t.VMID, cfg.Disks[0].Key, t.DiskGB)
 }
 
 // restore makes sure the reserved VMID holds a template after a failed
@@ -223,7 +248,7 @@ func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, 
 		return fmt.Errorf("%w; reading the kept copy %d failed (%v): the next run restores it from the journal", cause, op.Previous, err)
 	}
 	stamp, _ := state.StampFromDescription(cfg.Description)
-	if err := e.place(cctx, t, op.Previous, stamp); err != nil {
+	if _, err := e.place(cctx, t, op.Previous, stamp); err != nil {
 		return fmt.Errorf("%w; restoring the kept copy %d failed too (%v): the next run restores it from the journal", cause, op.Previous, err)
 	}
 	_ = e.Recorder.Event(cctx, Event{Kind: "swap", Template: t.Name, VMID: t.VMID, Step: state.StepRestore, Result: "failure",

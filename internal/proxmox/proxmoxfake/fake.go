@@ -44,6 +44,7 @@ type Funcs struct {
 	GuestConfig       func(ctx context.Context, node string, vmid int) error
 	SetMeta           func(ctx context.Context, node string, vmid int, description string, tags []string) error
 	Clone             func(ctx context.Context, node string, src, dst int, name string) error
+	ResizeDisk        func(ctx context.Context, node string, vmid int, disk string, sizeGB int) error
 	ConvertToTemplate func(ctx context.Context, node string, vmid int) error
 	Delete            func(ctx context.Context, node string, vmid int) error
 	LinkedClones      func(ctx context.Context, node string, vmid int) error

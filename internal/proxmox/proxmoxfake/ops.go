@@ -168,6 +168,33 @@ func (c *Cluster) cloneLocked(node string, src, dst int, name string) error {
 	return nil
 }
 
+// ResizeDisk grows a disk; shrinking is refused as PVE does.
+func (c *Cluster) ResizeDisk(ctx context.Context, node string, vmid int, disk string, sizeGB int) error {
+	hook := hookFor(c, func(f Funcs) func(context.Context, string, int, string, int) error { return f.ResizeDisk },
+		func(f func(context.Context, string, int, string, int) error) error { return f(ctx, node, vmid, disk, sizeGB) })
+	return c.run(ctx, fmt.Sprintf("resize %s of %d", disk, vmid), fmt.Sprintf("ResizeDisk %s %d %s %d", node, vmid, disk, sizeGB), hook,
+		func() error {
+			v, err := c.get(node, vmid)
+			if err != nil {
+				return err
+			}
+			if v.Lock != "" {
+				return locked(v)
+			}
+			for i, d := range v.Disks {
+				if d.Key != disk {
+					continue
+				}
+				if float64(sizeGB) < d.SizeGB {
+					return proxmox.NewError(proxmox.ErrAPI, 500, "Proxmox answered 500: shrinking disks is not supported")
+				}
+				v.Disks[i].SizeGB = float64(sizeGB)
+				return nil
+			}
+			return proxmox.NewError(proxmox.ErrAPI, 500, "Proxmox answered 500: disk '%s' does not exist", disk)
+		})
+}
+
 // ConvertToTemplate turns a stopped, unlocked VM into a template.
 func (c *Cluster) ConvertToTemplate(ctx context.Context, node string, vmid int) error {
 	hook := c.vmHookFor(ctx, func(f Funcs) vmHook { return f.ConvertToTemplate }, node, vmid)

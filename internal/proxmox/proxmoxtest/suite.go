@@ -38,6 +38,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"SetMeta", testSetMeta},
 		{"Clone", testClone},
 		{"ConvertToTemplate", testConvert},
+		{"ResizeDisk", testResize},
 		{"Delete", testDelete},
 		{"LinkedClones", testLinkedClones},
 		{"Version", testVersion},
@@ -243,6 +244,29 @@ func testConvert(t *testing.T, h Harness) {
 	}
 	wantKind(t, "locked VM", c.ConvertToTemplate(ctx, node, 9902), proxmox.ErrLocked)
 	wantKind(t, "missing VM", c.ConvertToTemplate(ctx, node, 4242), proxmox.ErrNotFound)
+}
+
+func testResize(t *testing.T, h Harness) {
+	c, ctx, node := h.Cluster(), t.Context(), h.Node()
+	h.AddVM(t, VM{VMID: 9900, Name: "staging"})
+	before := config(t, h, 9900)
+	if len(before.Disks) == 0 || before.Disks[0].Key != "scsi0" {
+		t.Fatalf("seeded VM has disks %+v", before.Disks)
+	}
+	want := int(before.Disks[0].SizeGB) + 8
+	if err := c.ResizeDisk(ctx, node, 9900, "scsi0", want); err != nil {
+		t.Fatal(err)
+	}
+	if got := config(t, h, 9900).Disks[0].SizeGB; got != float64(want) {
+		t.Fatalf("after resize scsi0 is %vG, want %dG", got, want)
+	}
+	if g := mustGuest(t, h, 9900); g.MaxDisk != int64(want)<<30 {
+		t.Errorf("the guest list reports maxdisk %d after resize, want %d", g.MaxDisk, int64(want)<<30)
+	}
+	if err := c.ResizeDisk(ctx, node, 9900, "scsi0", 1); err == nil {
+		t.Error("shrinking a disk succeeded")
+	}
+	wantKind(t, "missing VM", c.ResizeDisk(ctx, node, 4242, "scsi0", 40), proxmox.ErrNotFound)
 }
 
 func testDelete(t *testing.T, h Harness) {
