@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
@@ -117,6 +118,7 @@ func (a *actFlags) executor(s *session, rec reconcile.Recorder, j *state.Journal
 		Cluster: s.cluster, Recorder: rec, Journal: j, Log: log, Progress: progress,
 		Parallel: a.parallel, PerNode: perNode, KeepFailed: a.keepFailed, Commit: commit,
 		Builder: &builder.Packer{Runner: s.runner, Root: a.packerRoot(), Communicator: a.communicator, PackerVersion: s.packerVersion,
+			ISOStore: s.cluster, Log: log,
 			Conn: workspace.Conn{URL: s.config.URL, TokenID: s.config.TokenID, TokenSecret: s.config.TokenSecret.Reveal(),
 				CAFile: s.config.CAFile, InsecureSkipTLSVerify: s.config.InsecureSkipTLSVerify}},
 	}
@@ -186,11 +188,13 @@ func runApply(ctx context.Context, env *cmdEnv, args []string) error {
 	fmt.Fprintln(env.Stdout)
 	for _, r := range rep.Results {
 		if r.Err != nil {
-			fmt.Fprintf(env.Stdout, "  ✗ %s: %s failed at %s after %s: %v\n", r.Template, r.Action, r.Step, r.Duration.Round(time.Second), r.Err)
+			fmt.Fprintf(env.Stdout, "  ✗ %s: %s failed at %s after %s: %s\n", r.Template, r.Action, r.Step, r.Duration.Round(time.Second), brief(r.Err.Error(), 400))
 		} else {
 			fmt.Fprintf(env.Stdout, "  ✓ %s: %s in %s (reserved VMID empty for %s)\n", r.Template, r.Action, r.Duration.Round(time.Second), r.SwapWindow.Round(time.Millisecond))
 		}
 	}
+	// The checkpoint in the CI log is an off-host anchor for auditors.
+	fmt.Fprintf(env.Stdout, "\nLedger checkpoint (keep a copy off this host; `templated ledger verify --trusted-checkpoint FILE` checks history against it):\n%s", act.led.Checkpoint())
 	failed := len(rep.Failed())
 	fmt.Fprintf(env.Stdout, "\nApply: %d succeeded, %d failed in %s. Evidence: %s\n", len(rep.Results)-failed, failed, time.Since(start).Round(time.Second), a.evidence)
 	if ctx.Err() != nil {
@@ -200,6 +204,18 @@ func runApply(ctx context.Context, env *cmdEnv, args []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d builds failed; see the evidence folders and docs/runbook-build-failure.md", failed, len(rep.Results))}
 	}
 	return nil
+}
+
+// brief shortens s to about n bytes for a summary line; the full text is in
+// the log and the evidence.
+func brief(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "… (full error in the log and the build's evidence)"
 }
 
 // confirm asks on a terminal; without one it refuses.
@@ -239,14 +255,17 @@ func oneName(fs *flag.FlagSet, cmd string) (string, error) {
 	return fs.Arg(0), nil
 }
 
-func runRollback(ctx context.Context, env *cmdEnv, args []string) error {
+// onOne runs a command that acts on one named template: it parses the
+// flags, opens the actor for that template, finishes interrupted work from
+// the journal, and calls do.
+func onOne(ctx context.Context, env *cmdEnv, args []string, cmd string, do func(act *actor, name string) (string, error)) error {
 	var a actFlags
-	fs := newFlagSet("rollback", env.Stderr)
+	fs := newFlagSet(cmd, env.Stderr)
 	a.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	name, err := oneName(fs, "rollback")
+	name, err := oneName(fs, cmd)
 	if err != nil {
 		return err
 	}
@@ -258,34 +277,26 @@ func runRollback(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := act.recover(ctx, env.Stdout); err != nil {
 		return err
 	}
-	if err := act.exec.Rollback(ctx, act.s.desired, name, act.s.inputs[name], operator(env)); err != nil {
+	msg, err := do(act, name)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s rolled back; it is held until its desired entry changes or `templated resume %s`.\n", name, name)
+	fmt.Fprintln(env.Stdout, msg)
 	return nil
 }
 
+func runRollback(ctx context.Context, env *cmdEnv, args []string) error {
+	return onOne(ctx, env, args, "rollback", func(act *actor, name string) (string, error) {
+		err := act.exec.Rollback(ctx, act.s.desired, name, act.s.inputs[name], operator(env))
+		return fmt.Sprintf("%s rolled back; it is held until its desired entry changes or `templated resume %s`.", name, name), err
+	})
+}
+
 func runAdopt(ctx context.Context, env *cmdEnv, args []string) error {
-	var a actFlags
-	fs := newFlagSet("adopt", env.Stderr)
-	a.register(fs, env)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	name, err := oneName(fs, "adopt")
-	if err != nil {
-		return err
-	}
-	act, err := a.open(ctx, name, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer act.close()
-	if err := act.exec.Adopt(ctx, act.s.desired, name); err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "%s adopted; the next apply rebuilds it through the pipeline and keeps the hand-built one as its previous version.\n", name)
-	return nil
+	return onOne(ctx, env, args, "adopt", func(act *actor, name string) (string, error) {
+		err := act.exec.Adopt(ctx, act.s.desired, name)
+		return fmt.Sprintf("%s adopted; the next apply rebuilds it through the pipeline and keeps the hand-built one as its previous version.", name), err
+	})
 }
 
 func runResume(ctx context.Context, env *cmdEnv, args []string) error {

@@ -147,7 +147,11 @@ func (r *daemonReconciler) Reconcile(ctx context.Context, req daemon.Request) (d
 	}
 	s := &session{desired: d, inputs: inputs, packerVersion: pv, cluster: st.cluster, config: st.config, runner: runner}
 	rec := newRecorder(ctx, st.led, r.a.desired, pv, r.a.env.Getenv)
-	exec := r.a.executor(s, rec, r.journal, r.log, r.log.WithField("component", "packer").WriterLevel(logrus.InfoLevel))
+	// The writer's pipe and goroutine live until it is closed: close it
+	// after each run, or every run leaks one until the GC finds it.
+	progress := r.log.WithField("component", "packer").WriterLevel(logrus.InfoLevel)
+	defer progress.Close()
+	exec := r.a.executor(s, rec, r.journal, r.log, progress)
 	if err := exec.Recover(ctx, d); err != nil {
 		if isClusterError(err) {
 			return daemon.Outcome{APIErrors: 1}, daemon.Unreachable(err)

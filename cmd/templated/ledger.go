@@ -71,30 +71,15 @@ func ledgerInit(_ context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := keyOutsideTree(*dir, *key); err != nil {
-		return err
+	vkey, err := ledger.CreateKey(*dir, *key, *name)
+	if errors.Is(err, ledger.ErrKeyInsideTree) {
+		return &usageError{msg: "ledger init: " + err.Error()}
 	}
-	vkey, err := ledger.GenerateKey(*key, *name)
 	if err != nil {
-		return fmt.Errorf("ledger init: %w", err)
-	}
-	if err := ledger.Init(*dir, vkey); err != nil {
 		return fmt.Errorf("ledger init: %w", err)
 	}
 	fmt.Fprintf(env.Stdout, "signing key: %s (mode 0600; back it up, never commit it)\nverifier key (also in %s):\n%s\n",
 		*key, filepath.Join(*dir, "ledger", "ledger.vkey"), vkey)
-	return nil
-}
-
-func keyOutsideTree(dir, key string) error {
-	ad, err1 := filepath.Abs(dir)
-	ak, err2 := filepath.Abs(key)
-	if err := errors.Join(err1, err2); err != nil {
-		return err
-	}
-	if rel, err := filepath.Rel(ad, ak); err == nil && !strings.HasPrefix(rel, "..") {
-		return &usageError{msg: fmt.Sprintf("ledger init: key %s must be outside the evidence tree %s", key, dir)}
-	}
 	return nil
 }
 

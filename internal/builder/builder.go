@@ -1,17 +1,26 @@
 // Package builder owns one template build with Packer: it assembles the
 // template's build directory from the workspace, hands Packer the
 // variables templated sets (the staging VMID, names, hardware, manifest
-// path) on the command line and the connection secrets in the
-// environment, runs it, and reads back the manifest. It implements
+// path) on the command line and the secrets (the API token, the build
+// password) in the environment, runs it, and reads back the manifest. For
+// an ISO build whose OS directory has installer answer files for a CD
+// (cd/*.pkrtpl, Windows' Autounattend.xml) it renders them, makes the CD
+// with xorriso, uploads it through the Proxmox API and gives Packer its
+// volume (answer_iso), deleting it again after the build: packer-plugin-
+// proxmox v1.1.1 cannot upload it itself without breaking every request
+// after the upload (packer-plugin-proxmox#150). It implements
 // reconcile.Builder.
 package builder
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/sirupsen/logrus"
 
 	"templated/internal/packer"
 	"templated/internal/reconcile"
@@ -27,6 +36,11 @@ type Packer struct {
 	// Conn is how Packer reaches Proxmox; its secret goes only into
 	// Packer's environment.
 	Conn workspace.Conn
+	// ISOStore uploads and deletes the answer CD of ISO builds that have
+	// one (a *proxmox.Client). When nil, Packer makes and uploads the CD
+	// itself (cd_content), which needs packer-plugin-proxmox 1.1.2 or
+	// later.
+	ISOStore ISOStore
 	// Communicator overrides the var files' communicator ("none" against
 	// the simulator, where no guest boots); "" keeps them.
 	Communicator string
@@ -35,12 +49,27 @@ type Packer struct {
 	WorkDir string
 	// PackerVersion is recorded in results.
 	PackerVersion string
+	// Log receives the answer CD's upload and cleanup (nil: discard).
+	Log logrus.FieldLogger
 }
 
 var _ reconcile.Builder = (*Packer)(nil)
 
-// Build assembles the build directory and runs packer build at the
-// staging VMID.
+var discard = func() *logrus.Logger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l
+}()
+
+func (p *Packer) log() logrus.FieldLogger {
+	if p.Log == nil {
+		return discard
+	}
+	return p.Log
+}
+
+// Build assembles the build directory, uploads the answer CD if the
+// template needs one, and runs packer build at the staging VMID.
 func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconcile.BuildResult, error) {
 	t := req.Template
 	dir, err := os.MkdirTemp(p.WorkDir, "build-"+t.Name+"-")
@@ -67,9 +96,17 @@ func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconci
 	if err != nil {
 		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
 	}
+	env := workspace.BuildEnv(p.Conn)
+	if t.Build == "iso" && p.ISOStore != nil {
+		cleanup, err := p.answers(ctx, req, dir, vars, env)
+		if err != nil {
+			return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
+		}
+		defer cleanup()
+	}
 	res, err := p.Runner.Build(ctx, packer.Build{
 		Name: t.Name, Dir: bdir, VarFiles: []string{workspace.VarFileName(t)}, Vars: vars,
-		Env: workspace.BuildEnv(p.Conn), LogPath: logPath, Manifest: manifest, Output: req.Output,
+		Env: env, LogPath: logPath, Manifest: manifest, Output: req.Output,
 	})
 	if err != nil {
 		return reconcile.BuildResult{Duration: res.Duration}, err
@@ -78,4 +115,25 @@ func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconci
 		return reconcile.BuildResult{Duration: res.Duration}, fmt.Errorf("build %s: Packer reports artifact %s, not the staging VMID %d", t.Name, res.ArtifactID, req.StagingVMID)
 	}
 	return reconcile.BuildResult{ArtifactID: res.ArtifactID, PackerVersion: p.PackerVersion, Duration: res.Duration}, nil
+}
+
+// answers renders the template's answer-CD files with a fresh build
+// password, uploads them as an ISO and sets answer_iso in vars and the
+// password (PKR_VAR_build_password) in env, never on the command line. It
+// returns the cleanup that deletes the ISO (a no-op when there are no
+// answer files).
+func (p *Packer) answers(ctx context.Context, req reconcile.BuildRequest, dir string, vars, env map[string]string) (func(), error) {
+	t := req.Template
+	password := buildPassword()
+	files, err := workspace.RenderAnswers(p.Root, t, vars["template_name"], password)
+	if err != nil || len(files) == 0 {
+		return func() {}, err
+	}
+	volid, cleanup, err := p.uploadAnswers(ctx, t.Node, t.ISOStorage, req.BuildID, files, dir)
+	if err != nil {
+		return nil, err
+	}
+	vars["answer_iso"] = volid
+	env["PKR_VAR_build_password"] = password
+	return cleanup, nil
 }

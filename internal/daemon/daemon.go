@@ -81,8 +81,9 @@ func New(opts Options) (*Daemon, error) {
 }
 
 // Run loads the desired file, starts the watcher, the HTTP listener and the
-// loop, and reconciles until ctx is cancelled. A desired file that cannot be
-// loaded at start is an error (there is no last good state to keep). On
+// loop, and reconciles until ctx is cancelled. A desired file that is
+// missing or invalid at start is rejected (logged, recorded) and the daemon
+// waits, not ready, until a valid one appears (a change or SIGHUP). On
 // cancellation no new run starts, the run in flight sees its context
 // cancelled, and Run returns nil once it has ended. When Options.Abort is
 // closed Run returns ErrAborted at once.
@@ -90,9 +91,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if !d.started.CompareAndSwap(false, true) {
 		return errors.New("daemon: Run called twice")
 	}
-	if err := d.loadInitial(ctx); err != nil {
-		return err
-	}
+	d.loadInitial(ctx)
 	var ln net.Listener
 	if d.opts.Listen != "" {
 		var err error

@@ -559,23 +559,6 @@ func TestInvalidDesiredRejectedOldStateKept(t *testing.T) {
 	})
 }
 
-func TestInvalidDesiredAtStartIsAnError(t *testing.T) {
-	h := newHarness(t, nil, tplA)
-	if err := os.WriteFile(h.path, []byte("INVALID"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	err := h.d.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "load desired file") {
-		t.Fatalf("Run = %v", err)
-	}
-	if rej, _, _ := h.ledger.snapshot(); len(rej) != 1 {
-		t.Fatalf("rejections = %v", rej)
-	}
-	if h.rec.n() != 0 {
-		t.Fatal("reconciled without a desired state")
-	}
-}
-
 func TestStopCancelsTheRunInFlightAndStartsNoOther(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, nil, tplA)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -30,8 +29,18 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
 			log.WithError(err).Error("reload configuration")
 		}
 	}
-	if t.Has(ReasonFile) || t.Has(ReasonReload) {
-		if rejected := d.reloadDesired(ctx, t.Has(ReasonReload)); rejected && t.onlyReloads() {
+	before := d.desired.Load()
+	if before == nil || t.Has(ReasonFile) || t.Has(ReasonReload) {
+		// Without a good desired state every trigger is a chance that a
+		// valid file has appeared.
+		rejected := d.reloadDesired(ctx, t.Has(ReasonReload))
+		switch {
+		case d.desired.Load() == nil:
+			log.Info("no valid desired file yet; no run")
+			d.met.reconciles.WithLabelValues(string(t.Primary()), resultSkipped).Inc()
+			d.setWaiting()
+			return 0
+		case rejected && t.onlyReloads():
 			log.Info("desired file rejected; no run")
 			d.met.reconciles.WithLabelValues(string(t.Primary()), resultSkipped).Inc()
 			d.setIdle("")
@@ -39,6 +48,9 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
 		}
 	}
 	des := d.desired.Load()
+	if des != before {
+		d.reschedule(des)
+	}
 	suspended := d.prepareSuspensions(ctx, des)
 
 	d.setRunning(t)
@@ -111,75 +123,6 @@ func (d *Daemon) observed() {
 		d.log.Info("first observation of the cluster succeeded; ready")
 		d.notify.Ready()
 	}
-}
-
-// loadInitial loads the desired file at start.
-func (d *Daemon) loadInitial(ctx context.Context) error {
-	des, err := d.opts.Load(d.opts.DesiredPath)
-	if err != nil {
-		sum := fileSHA256(d.opts.DesiredPath)
-		d.met.reloads.WithLabelValues(resultFailure).Inc()
-		if rerr := d.ledger.RecordRejected(ctx, d.opts.DesiredPath, sum, err); rerr != nil {
-			d.log.WithError(rerr).Error("record rejected desired file")
-		}
-		return fmt.Errorf("load desired file %s: %w", d.opts.DesiredPath, err)
-	}
-	d.install(des, fileSHA256(d.opts.DesiredPath))
-	return nil
-}
-
-// reloadDesired re-reads the desired file and puts it in force if it is
-// valid; an invalid one is rejected, logged and recorded once per content,
-// and the last good state stays. An unchanged file is not re-parsed unless
-// force is set. It reports whether the file was rejected.
-func (d *Daemon) reloadDesired(ctx context.Context, force bool) (rejected bool) {
-	path := d.opts.DesiredPath
-	sum := fileSHA256(path)
-	cur := d.desired.Load()
-	if !force && cur != nil && sum != "" && sum == cur.SHA256 {
-		d.clearRejected()
-		return false
-	}
-	des, err := d.opts.Load(path)
-	if err != nil {
-		d.met.reloads.WithLabelValues(resultFailure).Inc()
-		if d.rejectedBefore(sum) {
-			d.log.WithField("sha256", sum).Warn("desired file still invalid; the last good desired state stays in force")
-			return true
-		}
-		d.log.WithFields(logrus.Fields{"path": path, "sha256": sum}).WithError(err).
-			Error("desired file rejected; the last good desired state stays in force")
-		if rerr := d.ledger.RecordRejected(ctx, path, sum, err); rerr != nil {
-			d.log.WithError(rerr).Error("record rejected desired file")
-		}
-		d.setRejected(sum, err)
-		return true
-	}
-	d.install(des, sum)
-	d.reschedule(des)
-	return false
-}
-
-// install puts des in force.
-func (d *Daemon) install(des *state.Desired, sum string) {
-	if des.SHA256 == "" {
-		des.SHA256 = sum
-	}
-	d.desired.Store(des)
-	d.met.reloads.WithLabelValues(resultSuccess).Inc()
-	d.clearRejected()
-	d.mu.Lock()
-	d.v.loadedAt = time.Now()
-	d.mu.Unlock()
-	d.log.WithFields(logrus.Fields{"path": d.opts.DesiredPath, "sha256": des.SHA256, "templates": len(des.Templates)}).
-		Info("desired state in force")
-}
-
-// reschedule replaces the cron entries with those of des. Called from the
-// loop goroutine only.
-func (d *Daemon) reschedule(des *state.Desired) {
-	stopCron(d.cron)
-	d.cron = startCron(des, d.q, d.log)
 }
 
 // withSuspensions returns a copy of des whose suspended templates are

@@ -33,13 +33,18 @@ func schedule(t state.Template) cron.Schedule {
 
 // startCron starts a cron runner with one entry per scheduled template of
 // d; each entry only adds a trigger.
+// d may be nil (no desired state in force): then there is no entry.
 func startCron(d *state.Desired, q *triggers, log logrus.FieldLogger) *cron.Cron {
 	c := cron.New(
 		cron.WithLocation(time.UTC),
 		cron.WithChain(cron.Recover(cronLogger{log})),
 		cron.WithLogger(cronLogger{log}),
 	)
-	for _, t := range d.Templates {
+	var tpls []state.Template
+	if d != nil {
+		tpls = d.Templates
+	}
+	for _, t := range tpls {
 		s := schedule(t)
 		if s == nil {
 			continue
@@ -60,9 +65,12 @@ func stopCron(c *cron.Cron) {
 	}
 }
 
-// nextRebuild is the earlier of the next patch time and the end of the
-// template's max age (zero when neither applies).
-func nextRebuild(t state.Template, builtAt, now time.Time) time.Time {
+// NextRebuild is when t is next rebuilt on schedule: the earlier of its
+// next patch time after now (in its time zone) and the end of its max age
+// counted from builtAt (zero when neither applies; in the past when the
+// template is overdue). The daemon's /status and `templated status
+// --direct` both use it.
+func NextRebuild(t state.Template, builtAt, now time.Time) time.Time {
 	var next time.Time
 	if s := schedule(t); s != nil {
 		next = s.Next(now)

@@ -17,7 +17,8 @@ const StatusVersion = 1
 // (GET /status; `templated status`).
 type Status struct {
 	Version int `json:"version"`
-	// State is starting, reconciling, idle, backoff, stopping or stopped.
+	// State is starting, waiting (no valid desired file yet), reconciling,
+	// idle, backoff, stopping or stopped.
 	State string `json:"state"`
 	// Message is the STATUS= line.
 	Message         string    `json:"message"`
@@ -131,7 +132,7 @@ func (d *Daemon) Status() Status {
 			}
 		}
 		if ts.NextRebuild.IsZero() {
-			ts.NextRebuild = nextRebuild(t, ts.BuiltAt, now)
+			ts.NextRebuild = NextRebuild(t, ts.BuiltAt, now)
 		}
 		if e, ok := d.v.suspensions[t.Name]; ok {
 			ts.Suspended, ts.SuspendReason, ts.ConsecutiveFailedBuilds = e.Suspended, e.Reason, e.Failures

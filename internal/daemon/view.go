@@ -8,6 +8,7 @@ import (
 // Phases of the daemon, as /status shows them.
 const (
 	phaseStarting    = "starting"
+	phaseWaiting     = "waiting"
 	phaseReconciling = "reconciling"
 	phaseIdle        = "idle"
 	phaseBackoff     = "backoff"
@@ -159,11 +160,13 @@ func (d *Daemon) clearRejected() {
 }
 
 // rejectedBefore reports whether the content with sum is the one already
-// rejected (so it is not logged and recorded again).
-func (d *Daemon) rejectedBefore(sum string) bool {
+// rejected (so it is not logged and recorded again). A file that cannot be
+// read (sum "") is the same rejection while the error is.
+func (d *Daemon) rejectedBefore(sum string, err error) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.v.rejected != nil && d.v.rejected.SHA256 == sum && sum != ""
+	r := d.v.rejected
+	return r != nil && r.SHA256 == sum && (sum != "" || r.Error == err.Error())
 }
 
 // ready reports whether /readyz answers 200: the cluster was observed, the
@@ -172,6 +175,8 @@ func (d *Daemon) ready(now time.Time) (bool, string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
+	case d.v.phase == phaseWaiting:
+		return false, waitingMessage(d.v.rejected)
 	case !d.v.observedOnce:
 		return false, "the cluster has not been observed yet"
 	case !d.v.observationOK:

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -368,5 +367,3 @@ func restoreDir(t *testing.T, dir string, snap map[string][]byte) {
 		}
 	}
 }
-
-var _ = time.Second

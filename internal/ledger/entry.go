@@ -67,8 +67,8 @@ type Entry struct {
 	DurationMS   int64             `json:"duration_ms,omitempty"`
 	Plan         []Action          `json:"plan,omitempty"`
 	Evidence     []Evidence        `json:"evidence,omitempty"`
-	Prune        *PruneRecord            `json:"prune,omitempty"`
-	Repair       *RepairRecord           `json:"repair,omitempty"`
+	Prune        *PruneRecord      `json:"prune,omitempty"`
+	Repair       *RepairRecord     `json:"repair,omitempty"`
 	Detail       map[string]string `json:"detail,omitempty"`
 
 	// Sig is the base64 ed25519 signature of the line with an empty sig.

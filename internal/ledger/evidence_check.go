@@ -13,6 +13,14 @@ import (
 // checkEvidence verifies every evidence file listed by a valid entry, every
 // DSSE envelope and SHA256SUMS, and warns about folders no entry explains.
 func (a *analysis) checkEvidence(ctx context.Context, dir string, keys []trustedKey) error {
+	if !a.strictDone { // sealed lines passed the fast pass; decode them all now
+		a.scan.fullAll()
+		for i, ln := range a.scan.lines[:min(a.report.Sealed, int64(len(a.scan.lines)))] {
+			if ln.err != nil && ln.decoded && !a.reportedLine(int64(i)) {
+				a.report.add(SeverityTamper, lineWhere(int64(i)), "%v", ln.err)
+			}
+		}
+	}
 	pruned, started, listed := map[string]bool{}, map[string]bool{}, map[string]map[string]bool{}
 	for _, ln := range a.scan.lines {
 		if ln.err != nil {
@@ -170,4 +178,14 @@ func (a *analysis) unlistedFiles(dir, folder string, files map[string]bool) {
 			a.report.add(SeverityWarning, p, "not listed in the ledger")
 		}
 	}
+}
+
+func (a *analysis) reportedLine(i int64) bool {
+	where := lineWhere(i)
+	for _, f := range a.report.Findings {
+		if f.Where == where {
+			return true
+		}
+	}
+	return false
 }

@@ -92,40 +92,54 @@ func isTmp(name string) bool { return strings.HasPrefix(name, tmpPrefix) }
 // ErrLocked is returned by Open when another process holds the ledger lock.
 var ErrLocked = errors.New("ledger is locked by another writer")
 
-// lockFile takes an exclusive (writer) or shared (reader) flock on path.
-// A writer fails at once with ErrLocked; a reader waits for the writer to
-// finish its append, until ctx is done.
-func lockFile(ctx context.Context, path string, exclusive bool) (*os.File, error) {
-	flag := os.O_RDONLY
-	if exclusive {
-		flag = os.O_RDWR | os.O_CREATE
-	}
-	f, err := os.OpenFile(path, flag, 0o644)
+// lockWriter takes the exclusive writer lock (ledger/LOCK) for the life of
+// a Ledger; it fails at once with ErrLocked if another writer holds it.
+func lockWriter(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
-	how := syscall.LOCK_SH
-	if exclusive {
-		how = syscall.LOCK_EX
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, ErrLocked
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
+	return f, nil
+}
+
+func flock(f *os.File, how int) error {
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		return fmt.Errorf("flock %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// withEntriesLock runs fn holding a shared flock on entries.jsonl, which the
+// writer holds exclusively from writing a line until its checkpoint is
+// published. It waits until ctx is done. Without a readable entries file
+// (none yet) fn runs unlocked.
+func withEntriesLock(ctx context.Context, dir string, fn func() error) error {
+	f, err := os.Open(filepath.Join(dir, ledgerDirName, entriesName))
+	if err != nil {
+		return fn()
+	}
+	defer f.Close()
 	for {
-		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
 		if err == nil {
-			return f, nil
+			break
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if exclusive {
-			f.Close()
-			return nil, ErrLocked
+			return fn() // e.g. a file system without flock: read anyway
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
+	defer flock(f, syscall.LOCK_UN)
+	return fn()
 }

@@ -101,10 +101,10 @@ func addBuild(t testing.TB, l *Ledger, template, buildID, result string, manifes
 		Result: result, Reason: &Reason{Code: "inputs-changed", Detail: "packer/linux changed"},
 		Desired: &Desired{File: "desired/templates.yaml", SHA256: sha("desired"), Entry: []byte(`{"name":"` + template + `","vmid":9001}`)},
 		Release: "2025.05.1", InputsSHA256: sha("inputs"),
-		Git:      &Git{Repo: "https://git.example.org/infra/images", Commit: "7fd1a60b01f91b314f59955a4e4d4e80d8edf11d", Dirty: false},
-		CI:       &CI{System: "jenkins", URL: "https://jenkins.example.org/job/templated/12/", BuildTag: "jenkins-templated-12"},
-		Versions: &Versions{Templated: "0.1.0", Packer: "1.11.2", Plugins: map[string]string{"proxmox": "1.1.1"}},
-		Proxmox:  &Proxmox{Node: "pve1", ReservedVMID: 9001, StagingVMID: 9901},
+		Git:       &Git{Repo: "https://git.example.org/infra/images", Commit: "7fd1a60b01f91b314f59955a4e4d4e80d8edf11d", Dirty: false},
+		CI:        &CI{System: "jenkins", URL: "https://jenkins.example.org/job/templated/12/", BuildTag: "jenkins-templated-12"},
+		Versions:  &Versions{Templated: "0.1.0", Packer: "1.11.2", Plugins: map[string]string{"proxmox": "1.1.1"}},
+		Proxmox:   &Proxmox{Node: "pve1", ReservedVMID: 9001, StagingVMID: 9901},
 		StartedAt: start, FinishedAt: start.Add(90 * time.Second),
 	})
 	if err != nil {

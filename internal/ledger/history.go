@@ -26,6 +26,7 @@ func ReadEntries(dir string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	sc.fullAll()
 	out := make([]Entry, 0, len(sc.lines))
 	for i, ln := range sc.lines {
 		if ln.err != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -103,6 +104,10 @@ func (o *Options) defaults() {
 	}
 }
 
+// ErrKeyInsideTree is returned when the signing key would live in the
+// evidence tree, where anyone who can read the evidence could take it.
+var ErrKeyInsideTree = errors.New("the signing key must be outside the evidence tree")
+
 // keyOutsideDir refuses a key file inside the evidence tree.
 func keyOutsideDir(dir, key string) error {
 	ad, err1 := filepath.Abs(dir)
@@ -111,9 +116,23 @@ func keyOutsideDir(dir, key string) error {
 		return fmt.Errorf("resolve paths: %w", err)
 	}
 	if rel, err := filepath.Rel(ad, ak); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-		return fmt.Errorf("signing key %s is inside the evidence tree %s: keep it outside", key, dir)
+		return fmt.Errorf("key %s, evidence tree %s: %w", key, dir, ErrKeyInsideTree)
 	}
 	return nil
+}
+
+// CreateKey is `templated ledger init`: it creates the private key at
+// keyPath (outside dir, mode 0600, never overwriting), prepares dir and
+// returns the verifier key.
+func CreateKey(dir, keyPath, name string) (string, error) {
+	if err := keyOutsideDir(dir, keyPath); err != nil {
+		return "", err
+	}
+	vkey, err := GenerateKey(keyPath, name)
+	if err != nil {
+		return "", err
+	}
+	return vkey, Init(dir, vkey)
 }
 
 // Init prepares an evidence root for a key: the directories and the public
@@ -158,7 +177,7 @@ func Open(ctx context.Context, opts Options) (*Ledger, error) {
 	}
 	l := &Ledger{opts: opts, dir: opts.Dir, key: key, sync: (*os.File).Sync,
 		log: opts.Logger.WithField("component", "ledger")}
-	l.lockF, err = lockFile(ctx, l.path(lockName), true)
+	l.lockF, err = lockWriter(l.path(lockName))
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +196,7 @@ func (l *Ledger) path(elem ...string) string {
 // state. It runs with the lock held.
 func (l *Ledger) recover(ctx context.Context) error {
 	keys := []trustedKey{mustTrusted(l.key.vkey)}
-	a, err := analyze(ctx, l.dir, keys, nil, true)
+	a, err := analyze(l.dir, keys, nil)
 	if err != nil {
 		return err
 	}
@@ -189,7 +208,7 @@ func (l *Ledger) recover(ctx context.Context) error {
 		return fmt.Errorf("repair ledger: %w", err)
 	}
 	if rep != nil { // files changed: look again
-		if a, err = analyze(ctx, l.dir, keys, nil, true); err != nil {
+		if a, err = analyze(l.dir, keys, nil); err != nil {
 			return err
 		}
 		if st := a.report.Status(); st == StatusTampered {
@@ -259,6 +278,10 @@ func (l *Ledger) Append(ctx context.Context, e Entry) (uint64, error) {
 	if err := l.checkSecrets(line); err != nil {
 		return 0, fmt.Errorf("append %s: %w", e.Kind, err)
 	}
+	if err := flock(l.f, syscall.LOCK_EX); err != nil {
+		return 0, err
+	}
+	defer flock(l.f, syscall.LOCK_UN)
 	hook("append:begin")
 	if err := l.writeLine(line); err != nil {
 		l.poisoned = err

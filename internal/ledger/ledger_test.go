@@ -37,7 +37,7 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := GenerateKey(inside, "x"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(context.Background(), Options{Dir: f.dir, KeyFile: inside}); err == nil || !strings.Contains(err.Error(), "inside the evidence tree") {
+	if _, err := Open(context.Background(), Options{Dir: f.dir, KeyFile: inside}); !errors.Is(err, ErrKeyInsideTree) {
 		t.Errorf("key inside evidence: %v", err)
 	}
 	if _, err := GenerateKey(f.keyFile, "again"); !errors.Is(err, os.ErrExist) {

@@ -54,16 +54,22 @@ func Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Wait for an append in progress, if we may lock at all (an auditor's
-	// copy may be read-only or have no LOCK).
-	if lf, err := lockFile(ctx, filepath.Join(opts.Dir, ledgerDirName, lockName), false); err == nil {
-		defer lf.Close()
-	} else if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	a, err := analyze(ctx, opts.Dir, keys, opts.TrustedCheckpoints, opts.SkipEvidence)
+	// A shared lock on entries.jsonl waits for an append in progress to
+	// finish its checkpoint (the writer holds it exclusively while
+	// appending). An auditor's read-only copy may not allow it: then go on.
+	var a *analysis
+	err = withEntriesLock(ctx, opts.Dir, func() error {
+		var err error
+		a, err = analyze(opts.Dir, keys, opts.TrustedCheckpoints)
+		return err
+	})
 	if err != nil {
 		return nil, err
+	}
+	if !opts.SkipEvidence {
+		if err := a.checkEvidence(ctx, opts.Dir, keys); err != nil {
+			return nil, err
+		}
 	}
 	if hinted {
 		a.report.add(SeverityWarning, vkeyName, "trusting the key found in the ledger directory (a hint anyone with write access can replace); pass the key you trust")
@@ -82,6 +88,24 @@ type analysis struct {
 	restore    []byte   // archived note to publish as ledger/checkpoint
 	tmpFiles   []string
 	unrecorded []string // quarantine files no ledger.repair entry lists
+	strictDone bool     // every sealed line was decoded strictly and reported
+}
+
+// reportSealed reports the invalid lines among the first n (sealed) ones.
+func (a *analysis) reportSealed(n int64) {
+	bad := 0
+	for i := int64(0); i < n; i++ {
+		if a.scan.lines[i].err == nil {
+			continue
+		}
+		ln := a.scan.full(i)
+		if bad++; bad <= maxLineFindings {
+			a.report.add(SeverityTamper, lineWhere(i), "%v", ln.err)
+		}
+	}
+	if bad > maxLineFindings {
+		a.report.add(SeverityTamper, entriesName, "%d more invalid sealed lines not listed", bad-maxLineFindings)
+	}
 }
 
 var noteRE = regexp.MustCompile(`^[0-9]{12}\.note$`)
@@ -89,7 +113,7 @@ var noteRE = regexp.MustCompile(`^[0-9]{12}\.note$`)
 // maxLineFindings caps per-line findings; the rest are counted.
 const maxLineFindings = 10
 
-func analyze(ctx context.Context, dir string, keys []trustedKey, trusted []TrustedCheckpoint, skipEvidence bool) (*analysis, error) {
+func analyze(dir string, keys []trustedKey, trusted []TrustedCheckpoint) (*analysis, error) {
 	r := &Report{Dir: dir}
 	a := &analysis{report: r, quarantine: -1}
 	ld := filepath.Join(dir, ledgerDirName)
@@ -110,17 +134,11 @@ func analyze(ctx context.Context, dir string, keys []trustedKey, trusted []Trust
 		return nil, err
 	}
 	r.Sealed = sealed
-	bad := 0
-	for i := int64(0); i < min(sealed, L); i++ {
-		if ln := sc.lines[i]; ln.err != nil {
-			if bad++; bad <= maxLineFindings {
-				r.add(SeverityTamper, lineWhere(i), "%v", ln.err)
-			}
-		}
+	if mismatch {
+		sc.fullAll() // a checkpoint disagrees: diagnose every line
+		a.strictDone = true
 	}
-	if bad > maxLineFindings {
-		r.add(SeverityTamper, entriesName, "%d more invalid sealed lines not listed", bad-maxLineFindings)
-	}
+	a.reportSealed(min(sealed, L))
 	if mismatch {
 		a.pinpoint(min(sealed, L), keys)
 	}
@@ -133,11 +151,6 @@ func analyze(ctx context.Context, dir string, keys []trustedKey, trusted []Trust
 	}
 	for _, t := range a.tmpFiles {
 		r.add(SeverityWarning, t, "leftover temporary file from an interrupted write; repair removes it")
-	}
-	if !skipEvidence {
-		if err := a.checkEvidence(ctx, dir, keys); err != nil {
-			return nil, err
-		}
 	}
 	return a, nil
 }
@@ -275,6 +288,9 @@ func (a *analysis) classifyTail(sealed int64, keys []trustedKey) {
 	L := int64(len(sc.lines))
 	pubs := pubKeys(keys)
 	i := min(sealed, L)
+	for j := i; j < L; j++ {
+		sc.full(j)
+	}
 	var valid []uint64
 	for ; i < L; i++ {
 		ln := sc.lines[i]
@@ -361,8 +377,11 @@ func (a *analysis) checkQuarantine(ld string) error {
 		return fmt.Errorf("read quarantine: %w", err)
 	}
 	recorded := map[string]bool{}
-	for _, ln := range a.scan.lines {
-		if ln.err == nil && ln.entry.Repair != nil {
+	for i, ln := range a.scan.lines {
+		if ln.kind != KindLedgerRepair {
+			continue
+		}
+		if ln := a.scan.full(int64(i)); ln.err == nil && ln.entry.Repair != nil {
 			for _, q := range ln.entry.Repair.Quarantined {
 				recorded[q.File] = true
 			}

@@ -552,13 +552,23 @@ func waitFile(t *testing.T, path string) {
 // When templated dies (kill -9), Packer gets SIGINT (Pdeathsig) and cleans
 // up its build VM instead of building on unattended.
 func TestPackerCleansUpWhenTemplatedIsKilled(t *testing.T) {
+	dir := t.TempDir()
+	killTemplatedDuringBuild(t, dir)
+	waitFile(t, filepath.Join(dir, "cleaned-up"))
+}
+
+// killTemplatedDuringBuild runs this test binary as templated (fake mode
+// "templated") running a build, and kills it with SIGKILL once the build
+// printed "started". extraEnv goes to the templated process.
+func killTemplatedDuringBuild(t *testing.T, dir string, extraEnv ...string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	templated := exec.Command(exe)
-	templated.Env = []string{"FAKE_PACKER=templated", "FAKE_DIR=" + dir, "PATH=" + os.Getenv("PATH"), "GORACE=atexit_sleep_ms=0"}
+	templated.Env = append([]string{"FAKE_PACKER=templated", "FAKE_DIR=" + dir, "PATH=" + os.Getenv("PATH"),
+		"GORACE=atexit_sleep_ms=0", "HOME=" + os.Getenv("HOME")}, extraEnv...)
 	if err := templated.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -568,5 +578,4 @@ func TestPackerCleansUpWhenTemplatedIsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = templated.Wait()
-	waitFile(t, filepath.Join(dir, "cleaned-up"))
 }

@@ -101,9 +101,9 @@ func fakePacker(mode, dir string) int {
 		machine("", "ui", "say", "started")
 		time.Sleep(time.Hour)
 		return 0
-	case "hang-cleanup": // cleans up on SIGINT like Packer does
+	case "hang-cleanup": // cleans up on SIGINT and SIGTERM like Packer does
 		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, syscall.SIGINT)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
 		machine("", "ui", "say", "started")
 		select {
 		case <-ch:
@@ -142,8 +142,13 @@ func fakePacker(mode, dir string) int {
 	case "templated": // plays templated: runs a build, to be killed with SIGKILL
 		exe, _ := os.Executable()
 		r := &Runner{Packer: exe, Env: []string{"PATH=" + os.Getenv("PATH"), "GORACE=atexit_sleep_ms=0"}}
-		_, err := r.Build(context.Background(), Build{Name: "tpl-x", Dir: dir, Output: markerWriter{dir},
-			Env: map[string]string{"FAKE_PACKER": "hang-cleanup", "FAKE_DIR": dir}})
+		b := Build{Name: "tpl-x", Dir: dir, Output: markerWriter{dir},
+			Env: map[string]string{"FAKE_PACKER": "hang-cleanup", "FAKE_DIR": dir}}
+		if real := os.Getenv("FAKE_REAL_PACKER"); real != "" {
+			r.Packer, r.Env = real, nil
+			b.Dir, b.Env, b.LogPath = os.Getenv("FAKE_BUILD_DIR"), nil, filepath.Join(dir, "packer.log")
+		}
+		_, err := r.Build(context.Background(), b)
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	case "grandchild":

@@ -53,10 +53,16 @@ func (r *Runner) run(ctx context.Context, inv invocation) (exit, error) {
 	cmd := exec.CommandContext(ctx, r.packer(), inv.args...)
 	cmd.Dir, cmd.Env = inv.dir, inv.env
 	cmd.Stdout, cmd.Stderr = outW, errW // *os.File: no copying goroutines inside exec
+	// Packer inherits the read ends too (as fds 3 and 4, unused): should
+	// templated die, Packer's writes still find a reader instead of killing
+	// it with SIGPIPE in the middle of its cleanup.
+	cmd.ExtraFiles = []*os.File{outR, errR}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid: true,
 		// If templated dies, Packer is told to clean up as on a cancel.
-		Pdeathsig: syscall.SIGINT,
+		// SIGTERM, not SIGINT: the outer packer process (panicwrap) ignores
+		// SIGINT and forwards SIGTERM to the real one.
+		Pdeathsig: syscall.SIGTERM,
 	}
 	var (
 		mu    sync.Mutex

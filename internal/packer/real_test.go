@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // realPacker finds the Packer that `make tools` builds (.tools/bin/packer at
@@ -181,5 +182,44 @@ func TestRealPackerCancel(t *testing.T) {
 	}
 	if be := asBuildError(t, err); be.ExitCode != 1 || !strings.Contains(be.Tail, "Cleanly cancelled builds after being interrupted.") {
 		t.Errorf("exit code %d, tail:\n%s", be.ExitCode, be.Tail)
+	}
+}
+
+// kill -9 of templated mid-build: the real Packer is told (SIGTERM) and
+// cancels its build cleanly instead of dying of SIGPIPE or building on.
+func TestRealPackerCancelsWhenTemplatedIsKilled(t *testing.T) {
+	packer := realPacker(t)
+	dir, build := t.TempDir(), t.TempDir()
+	// A cancellable wait after "started" (shell-local would wait for its
+	// child: Packer does not signal it).
+	hcl := `source "null" "x" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.x"]
+  provisioner "shell-local" {
+    inline = ["echo started"]
+  }
+  provisioner "shell-local" {
+    pause_before = "10m"
+    inline       = ["echo never"]
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(build, "build.pkr.hcl"), []byte(hcl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	killTemplatedDuringBuild(t, dir, "FAKE_REAL_PACKER="+packer, "FAKE_BUILD_DIR="+build)
+	ctx := testCtx(t)
+	for {
+		log, _ := os.ReadFile(filepath.Join(dir, "packer.log"))
+		if strings.Contains(string(log), "Cleanly cancelled builds after being interrupted.") {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("packer did not cancel its build; packer.log:\n%s", log)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }

@@ -22,6 +22,7 @@ type Cluster struct {
 	storages []StorageSpec
 	isos     map[string]ISOSpec // volid → file
 	guests   map[int]*guest
+	vacant   map[int][]Vacancy // per VMID, oldest first; see Vacancies
 	tasks    map[string]*task
 	taskList []*task
 	pidSeq   uint32
@@ -68,6 +69,7 @@ func newCluster(seed *Seed, taskDuration time.Duration) (*Cluster, error) {
 		storages: slices.Clone(seed.Storages),
 		isos:     map[string]ISOSpec{},
 		guests:   map[int]*guest{},
+		vacant:   map[int][]Vacancy{},
 		tasks:    map[string]*task{},
 		pidSeq:   0x0003F000,
 		pstart:   uint32(time.Now().Unix()%0x7FFFFF) + 0x100000,
@@ -158,7 +160,7 @@ func (c *Cluster) addGuestLocked(s GuestSpec) error {
 		}
 		c.startLocked(g)
 	}
-	c.guests[s.VMID] = g
+	c.putGuest(g)
 	return nil
 }
 
@@ -404,10 +406,11 @@ func (c *Cluster) SetRunning(vmid int, running bool) error {
 func (c *Cluster) RemoveGuest(vmid int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.guests[vmid]; !ok {
+	g, ok := c.guests[vmid]
+	if !ok {
 		return fmt.Errorf("remove guest: guest %d does not exist", vmid)
 	}
-	delete(c.guests, vmid)
+	c.dropGuest(g)
 	c.onChange()
 	return nil
 }
@@ -428,8 +431,8 @@ func (c *Cluster) AddLinkedClone(tpl, newid int, name string) error {
 	if err != nil {
 		return fmt.Errorf("add linked clone: %w", err)
 	}
-	c.guests[newid] = &guest{vmid: newid, node: src.node, typ: src.typ, conf: conf,
-		pending: map[string]string{}, pendDel: map[string]bool{}}
+	c.putGuest(&guest{vmid: newid, node: src.node, typ: src.typ, conf: conf,
+		pending: map[string]string{}, pendDel: map[string]bool{}})
 	c.onChange()
 	return nil
 }

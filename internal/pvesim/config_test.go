@@ -1,7 +1,9 @@
 package pvesim
 
 import (
+	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -152,5 +154,43 @@ func TestPendingOnRunningVM(t *testing.T) {
 	waitTask(t, srv, hc, mustOK(t, srv, hc, "POST", "/nodes/pve1/qemu/100/status/start", nil).(string))
 	if g, _ := srv.Cluster().Guest(100); g.Config["memory"] != "16384" || len(g.Pending) != 0 {
 		t.Fatalf("after restart: memory %q pending %v", g.Config["memory"], g.Pending)
+	}
+}
+
+var reDiskKey = regexp.MustCompile(`^(ide|sata|scsi|virtio)\d+$|^efidisk0$|^tpmstate0$|^unused\d+$`)
+
+func TestSizesAndKeys(t *testing.T) {
+	sizes := map[string]int64{"32G": 32 << 30, "3584M": 3584 << 20, "512K": 512 << 10, "1T": 1 << 40, "100": 100,
+		"1.5G": 3 << 29, "": 0, "G": 0, "x": 0, "-1G": 0, "1e3": 0}
+	for in, want := range sizes {
+		if got := parseSize(in, false); got != want {
+			t.Errorf("parseSize(%q) = %d, want %d", in, got, want)
+		}
+	}
+	if parseSize("20", true) != 20<<30 {
+		t.Error("bare number is not GiB in allocation syntax")
+	}
+	for k, want := range map[string]bool{"scsi0": true, "ide2": true, "virtio15": true, "unused3": true, "efidisk0": true,
+		"tpmstate0": true, "scsihw": false, "scsi": false, "net0": false, "sata0x": false, "ipconfig0": false} {
+		if isDiskKey(k) != want || reDiskKey.MatchString(k) != want {
+			t.Errorf("isDiskKey(%q) = %v, want %v", k, isDiskKey(k), want)
+		}
+	}
+}
+
+func TestJSONBody(t *testing.T) {
+	srv := startSim(t, Options{NoTLS: true})
+	req, _ := http.NewRequest("PUT", srv.URL()+"/nodes/pve1/qemu/101/config",
+		strings.NewReader(`{"cores": 6, "onboot": false, "tags": "X;y"}`))
+	req.Header.Set("Authorization", srv.AuthHeader())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	g, _ := srv.Cluster().Guest(101)
+	if resp.StatusCode != 200 || g.Tags != "x;y" || g.Pending["cores"] != "6" || g.Config["onboot"] != "0" {
+		t.Fatalf("%s: %+v", resp.Status, g)
 	}
 }

@@ -4,7 +4,8 @@
 // containers clients must filter out), their config maps, running state,
 // locks, pending changes and per-node tasks — and answers the subset of the
 // PVE API that proxmox-api-go and Packer's Proxmox plugin (1.11.2 / v1.1.1)
-// use, the way real PVE does (see docs in research/pve-api-subset.md):
+// use, the way real PVE does (as pve-api-subset.md in the shared research notes
+// describes it):
 //
 //   - {"data":…} envelopes; JSON numbers and strings where PVE has them
 //     (vmid, template, cores are numbers; memory "2048" and nextid "102"
@@ -18,8 +19,26 @@
 //     "stopped" with an exitstatus. Clone takes "lock: clone" while it runs,
 //     template conversion makes base volumes, linked clones keep their
 //     template from being destroyed, tags are normalised as PVE does.
+//   - A PUT or POST body that is neither form-urlencoded nor JSON, outside
+//     the upload path, gets pveproxy's 506 "upload 'Content-Type
+//     '<header>' not implemented" with an empty body: what plugin v1.1.1's
+//     API library gets after an upload (packer-plugin-proxmox#150).
+//   - DELETE …/storage/{storage}/content/{volume} takes "local:iso/x.iso"
+//     or "iso/x.iso" and answers an "imgdel" task whose worker frees it.
+//   - Clone refuses a locked source before forking (500 "VM is locked
+//     (backup)"), as clone_vm's check_lock does.
 //   - Fault injection (latency, HTTP errors, failed or hanging tasks,
 //     dropped connections) by method, path pattern and VMID.
+//
+// Every request is recorded (Requests) before its answer is written, so a
+// client that has its answer finds its request there.
+//
+// Vacancies(vmid) records, per VMID, the intervals during which no guest
+// config existed there after one had: from the commit of the delete task
+// (or a failed clone's or create's rollback, or RemoveGuest) to the moment
+// a clone or create takes the VMID again (its config appears, locked) or
+// AddGuest fills it. It measures a swap's window precisely: Vacancy.From,
+// To (zero while still vacant), Duration(). It is not persisted.
 //
 // Go API:
 //
@@ -35,6 +54,7 @@
 //	c.AddGuest(pvesim.GuestSpec{VMID: 9000, Name: "x", Template: true, Config: …}), c.AddGuests(…)
 //	c.AddLinkedClone(9000, 123, "lc"), c.SetRunning(100, false), c.RemoveGuest(100)
 //	c.Tasks(), c.Task(upid), c.CompleteTasks(), c.AddISO(…), c.Volumes(node, storage), c.NextID(), c.Export()
+//	c.Vacancies(9000)              // []Vacancy{{From, To}}: when VMID 9000 had no config
 //
 // The default seed (DefaultSeed, embedded seed/default.yaml) has node pve1,
 // storages local (dir: iso, vztmpl, backup, snippets) and local-lvm
@@ -46,4 +66,12 @@
 //
 // With Options.StatePath the state is saved atomically as JSON (the Seed
 // format) after every change and on Close, and loaded at start.
+//
+// Tasks: the first status poll of a task always answers "running"; the task
+// ends TaskDuration after it started but not before that first poll (a task
+// nobody polls ends on its own after 10s more). Options.TaskDuration 0 means
+// DefaultTaskDuration (300ms); a negative value means "end right after the
+// first poll". Worker-side failures (start of a template, a locked VM, a
+// template whose base volumes linked clones use) are exit statuses, checks
+// PVE makes before forking are synchronous 500s, as in PVE.
 package pvesim

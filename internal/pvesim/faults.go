@@ -38,7 +38,10 @@ type Fault struct {
 	TaskExit string `yaml:"task_exit,omitempty" json:"task_exit,omitempty"`
 	// TaskHang leaves the task started by the request running forever.
 	TaskHang bool `yaml:"task_hang,omitempty" json:"task_hang,omitempty"`
-	// Drop closes the connection without an answer.
+	// Drop closes the connection without an answer. Go's transport
+	// retries an idempotent request once when a reused keep-alive
+	// connection is dropped, so leave Count unset (or ≥ 2) to be sure a Go
+	// client sees the failure.
 	Drop bool `yaml:"drop,omitempty" json:"drop,omitempty"`
 }
 

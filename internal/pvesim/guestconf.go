@@ -46,13 +46,11 @@ var fastPlugKeys = map[string]bool{
 }
 
 var (
-	reDiskKey    = regexp.MustCompile(`^(ide|sata|scsi|virtio)\d+$|^efidisk0$|^tpmstate0$|^unused\d+$`)
 	reNetKey     = regexp.MustCompile(`^net\d+$`)
 	reIPConfKey  = regexp.MustCompile(`^ipconfig\d+$`)
 	reMAC        = regexp.MustCompile(`(?i)\b([0-9a-f]{2}(:[0-9a-f]{2}){5})\b`)
 	reTagSplit   = regexp.MustCompile(`[;, ]+`)
 	reTag        = regexp.MustCompile(`^[a-z0-9_][a-z0-9_\-+.]*$`)
-	reSize       = regexp.MustCompile(`^(\d+(?:\.\d+)?)([KMGT]?)$`)
 	reAllocDisk  = regexp.MustCompile(`^([a-zA-Z0-9][\w.-]*):(\d+(?:\.\d+)?)$`)
 	reCloudInit  = regexp.MustCompile(`^([a-zA-Z0-9][\w.-]*):cloudinit$`)
 	reVolVMDisk  = regexp.MustCompile(`^(?:\d+/)?(?:vm|base)-(\d+)-disk-(\d+)`)
@@ -199,12 +197,15 @@ func sortedKeys[V any](m map[string]V) []string {
 // parseSize turns PVE's size strings ("32G", "4M", "512K", "100") into bytes;
 // a bare number is GiB when gib is set (disk allocation syntax), else bytes.
 func parseSize(s string, gib bool) int64 {
-	m := reSize.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
+	s = strings.TrimSpace(s)
+	unit := ""
+	if n := len(s); n > 0 && strings.ContainsRune("KMGT", rune(s[n-1])) {
+		s, unit = s[:n-1], s[n-1:]
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || strings.ContainsAny(s, "eE+-xXpP_") {
 		return 0
 	}
-	f, _ := strconv.ParseFloat(m[1], 64)
-	unit := m[2]
 	if unit == "" && gib {
 		unit = "G"
 	}
@@ -266,8 +267,21 @@ func propSet(v, key, val string) string {
 	return strings.Join(out, ",")
 }
 
-// isDiskKey reports whether key names a drive (disk or CD-ROM) or unused volume.
-func isDiskKey(key string) bool { return reDiskKey.MatchString(key) }
+// isDiskKey reports whether key names a drive (disk or CD-ROM) or unused
+// volume (ide|sata|scsi|virtio|unused followed by digits, efidisk0, tpmstate0);
+// no regexp, it is on hot paths.
+func isDiskKey(key string) bool {
+	switch key {
+	case "efidisk0", "tpmstate0":
+		return true
+	}
+	for _, p := range []string{"ide", "sata", "scsi", "virtio", "unused"} {
+		if rest, ok := strings.CutPrefix(key, p); ok {
+			return rest != "" && strings.Trim(rest, "0123456789") == ""
+		}
+	}
+	return false
+}
 
 // isCDROM reports whether a drive value is a CD-ROM (ISO, none or cloud-init).
 func isCDROM(v string) bool {

@@ -112,6 +112,11 @@ func (c *Cluster) cloneTask(rc *reqCtx, src *guest, newid int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// clone_vm's $clonefn checks the source's lock before it forks the
+	// worker: a locked source is a synchronous 500 "VM is locked (backup)".
+	if err := src.checkLock(); err != nil {
+		return nil, err
+	}
 	storage, format := rc.param("storage"), rc.param("format")
 	if !full && storage != "" {
 		return nil, fail(500, "parameter 'storage' not allowed for linked clones")
@@ -153,7 +158,7 @@ func (c *Cluster) cloneTask(rc *reqCtx, src *guest, newid int) (any, error) {
 	}
 	conf["lock"] = "clone"
 	ng := &guest{vmid: newid, node: target, typ: "qemu", conf: conf, pending: map[string]string{}, pendDel: map[string]bool{}}
-	c.guests[newid] = ng
+	c.putGuest(ng)
 	c.onChange()
 	spec.log = []string{fmt.Sprintf("create %s clone of VM %d to %d", map[bool]string{true: "full", false: "linked"}[full], src.vmid, newid)}
 	spec.commit = func() error {
@@ -161,9 +166,7 @@ func (c *Cluster) cloneTask(rc *reqCtx, src *guest, newid int) (any, error) {
 		return nil
 	}
 	spec.rollback = func() {
-		if c.guests[newid] == ng {
-			delete(c.guests, newid)
-		}
+		c.dropGuest(ng)
 	}
 	return c.startTask(spec, rc.tf), nil
 }

@@ -301,7 +301,7 @@ func createQemu(s *Server, rc *reqCtx) (any, error) {
 			}
 		}
 		g.conf["lock"] = "create"
-		c.guests[vmid] = g
+		c.putGuest(g)
 		c.onChange()
 		return c.startTask(taskSpec{node: node, typ: "qmcreate", id: itoa(vmid), user: rc.user,
 			commit: func() error {
@@ -311,11 +311,7 @@ func createQemu(s *Server, rc *reqCtx) (any, error) {
 				}
 				return nil
 			},
-			rollback: func() {
-				if c.guests[vmid] == g {
-					delete(c.guests, vmid)
-				}
-			}}, rc.tf), nil
+			rollback: func() { c.dropGuest(g) }}, rc.tf), nil
 	})
 }
 
@@ -347,11 +343,8 @@ func (c *Cluster) destroyTask(rc *reqCtx, g *guest, skiplock bool) (any, error) 
 	if spec.failWith == "" {
 		prevLock, hadLock := g.conf["lock"]
 		g.conf["lock"] = "destroyed"
-		vmid := g.vmid
 		spec.commit = func() error {
-			if c.guests[vmid] == g {
-				delete(c.guests, vmid)
-			}
+			c.dropGuest(g)
 			return nil
 		}
 		spec.rollback = func() {

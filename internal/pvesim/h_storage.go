@@ -144,15 +144,29 @@ func deleteContent(s *Server, rc *reqCtx) (any, error) {
 	return s.withStorage(rc, true, func(st StorageSpec) (any, error) { return s.cluster.deleteISO(rc, st) })
 }
 
+// deleteISO is DELETE …/content/{volume}: the volume may be a full
+// volume id ("local:iso/x.iso", whose storage must be {storage}) or a name
+// on {storage} ("iso/x.iso"). As in current PVE the answer is an "imgdel"
+// task (id: the storage) whose worker frees the volume.
 func (c *Cluster) deleteISO(rc *reqCtx, st StorageSpec) (any, error) {
 	vol := rc.vars["volume"]
-	if !strings.Contains(vol, ":") {
+	if sid, _, ok := strings.Cut(vol, ":"); ok {
+		if sid != st.Name {
+			return nil, paramError(map[string]string{"volume": fmt.Sprintf("storage ID mismatch (%s != %s)", sid, st.Name)})
+		}
+	} else {
 		vol = st.Name + ":" + vol
 	}
 	if _, ok := c.isos[vol]; !ok {
 		return nil, fail(500, "volume '%s' does not exist", vol)
 	}
-	delete(c.isos, vol)
-	c.onChange()
-	return c.startTask(taskSpec{node: rc.vars["node"], typ: "imgdel", user: rc.user}, rc.tf), nil
+	return c.startTask(taskSpec{node: rc.vars["node"], typ: "imgdel", id: st.Name, user: rc.user,
+		log: []string{fmt.Sprintf("Removed volume '%s'", vol)},
+		commit: func() error {
+			if _, ok := c.isos[vol]; !ok {
+				return fail(500, "volume '%s' does not exist", vol)
+			}
+			delete(c.isos, vol)
+			return nil
+		}}, rc.tf), nil
 }

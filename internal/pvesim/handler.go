@@ -3,7 +3,9 @@ package pvesim
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -37,21 +39,68 @@ type handlerFunc func(s *Server, rc *reqCtx) (any, error)
 
 var reAuthToken = regexp.MustCompile(`(?:^|\s)PVEAPIToken(?:=| )([^;]*)`)
 
-// ServeHTTP is the /api2/json entry point.
+// ServeHTTP is the /api2/json entry point. The request is recorded before
+// its answer is written, so a client that got an answer finds its request
+// in Requests.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := Request{Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()}
-	status := s.serve(w, r, &rec)
-	rec.Status = status
+	ans := s.serve(r, &rec)
+	rec.Status = ans.status()
 	s.reqs.add(rec)
-	s.log.WithFields(logrus.Fields{"method": r.Method, "path": rec.Path, "status": status,
+	s.log.WithFields(logrus.Fields{"method": r.Method, "path": rec.Path, "status": rec.Status,
 		"duration": time.Since(start).Round(time.Microsecond).String()}).Debug("request")
+	ans.write(w, r)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, rec *Request) int {
+// answer is what serve decided to send: data, an error, or nothing (a
+// dropped connection or a client that went away).
+type answer struct {
+	body []byte // a success envelope
+	err  *apiError
+	drop bool
+	gone bool
+}
+
+func errAnswer(e *apiError) answer { return answer{err: e} }
+
+// dataAnswer encodes a success envelope {"data": v}.
+func dataAnswer(v any) answer {
+	b, err := json.Marshal(struct {
+		Data any `json:"data"`
+	}{v})
+	if err != nil {
+		return errAnswer(fail(500, "unable to encode result: %v", err))
+	}
+	return answer{body: b}
+}
+
+func (a answer) status() int {
+	switch {
+	case a.drop || a.gone:
+		return 0
+	case a.err != nil:
+		return a.err.status
+	}
+	return http.StatusOK
+}
+
+func (a answer) write(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case a.gone:
+	case a.drop:
+		dropConnection(w)
+	case a.err != nil:
+		writeError(w, r, a.err)
+	default:
+		writeData(w, a.body)
+	}
+}
+
+func (s *Server) serve(r *http.Request, rec *Request) answer {
 	rel, ok := trimAPI(r.URL.Path)
 	if !ok {
-		return writeError(w, r, fail(http.StatusNotFound, "Not Found"))
+		return errAnswer(fail(http.StatusNotFound, "Not Found"))
 	}
 	rec.Path = rel
 	user, aerr := s.authenticate(r)
@@ -59,12 +108,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rec *Request) int
 		if d := s.opts.AuthFailDelay; d > 0 {
 			sleepCtx(r.Context(), d)
 		}
-		return writeError(w, r, aerr)
+		return errAnswer(aerr)
 	}
 	rec.TokenID = user
+	if e := checkContentType(r, rel); e != nil {
+		return errAnswer(e)
+	}
 	rc := &reqCtx{r: r, user: user}
 	if err := rc.parseParams(); err != nil {
-		return writeError(w, r, asAPIError(err))
+		return errAnswer(asAPIError(err))
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut {
 		rec.Form = cloneValues(rc.params)
@@ -76,31 +128,58 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rec *Request) int
 	rc.vars = vars
 	if eff, hit := s.faults.match(r.Method, rel, rc.vmids()); hit {
 		if eff.Latency > 0 && !sleepCtx(r.Context(), eff.Latency) {
-			return 0
+			return answer{gone: true}
 		}
 		if eff.Drop {
-			dropConnection(w)
-			return 0
+			return answer{drop: true}
 		}
 		if eff.Status != 0 {
 			msg := eff.Message
 			if msg == "" {
 				msg = http.StatusText(eff.Status)
 			}
-			return writeError(w, r, &apiError{status: eff.Status, msg: msg, empty: eff.EmptyBody})
+			return errAnswer(&apiError{status: eff.Status, msg: msg, empty: eff.EmptyBody})
 		}
 		if eff.TaskExit != "" || eff.TaskHang {
 			rc.tf = &taskFault{exit: eff.TaskExit, hang: eff.TaskHang}
 		}
 	}
 	if err != nil {
-		return writeError(w, r, asAPIError(err))
+		return errAnswer(asAPIError(err))
 	}
 	data, err := h(s, rc)
 	if err != nil {
-		return writeError(w, r, asAPIError(err))
+		return errAnswer(asAPIError(err))
 	}
-	return writeData(w, data)
+	return dataAnswer(data)
+}
+
+// reUploadPath is the one API path pveproxy treats as a file upload
+// (auth_handler's isUpload).
+var reUploadPath = regexp.MustCompile(`^/nodes/[^/]+/storage/[^/]+/upload$`)
+
+// checkContentType refuses a request body pveproxy would not read, as its
+// unshift_read_header does before any API handler runs: a PUT or POST with
+// content that is not an upload must be form-urlencoded or JSON (or have
+// no Content-Type); anything else, such as the multipart Content-Type an
+// old proxmox-api-go keeps after an upload (packer-plugin-proxmox#150),
+// gets 506 with the whole header in the reason phrase and no body.
+func checkContentType(r *http.Request, rel string) *apiError {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		return nil
+	}
+	if r.ContentLength == 0 || (r.Method == http.MethodPost && reUploadPath.MatchString(rel)) {
+		return nil
+	}
+	ctype := r.Header.Get("Content-Type")
+	if ctype == "" {
+		return nil
+	}
+	ct, _, _ := mime.ParseMediaType(ctype)
+	if ct == "application/x-www-form-urlencoded" || ct == "application/json" {
+		return nil
+	}
+	return &apiError{status: 506, msg: fmt.Sprintf("upload 'Content-Type '%s' not implemented", ctype), empty: true}
 }
 
 func asAPIError(err error) *apiError {
@@ -151,7 +230,7 @@ func hasCookie(r *http.Request, name string) bool {
 func (rc *reqCtx) parseParams() error {
 	r := rc.r
 	rc.params = r.URL.Query()
-	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+	if (r.Method != http.MethodPost && r.Method != http.MethodPut) || r.ContentLength == 0 {
 		return nil
 	}
 	ct, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -181,6 +260,14 @@ func (rc *reqCtx) parseParams() error {
 			}
 			body.Add(p.FormName(), string(b))
 		}
+	case "application/json":
+		var obj map[string]any
+		if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&obj); err != nil && err != io.EOF {
+			return fail(400, "unable to parse JSON body: %v", err)
+		}
+		for k, v := range obj {
+			body.Set(k, jsonParam(v))
+		}
 	default:
 		b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 		if err != nil {
@@ -198,6 +285,25 @@ func (rc *reqCtx) parseParams() error {
 		rc.params[k] = vs
 	}
 	return nil
+}
+
+// jsonParam turns a JSON body value into PVE's string parameter form.
+func jsonParam(v any) string {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case string:
+		return x
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func cloneValues(v url.Values) url.Values {

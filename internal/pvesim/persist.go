@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 )
-
-func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 
 // loadState reads a state file written by saveState.
 func loadState(path string) (*Seed, error) {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -53,8 +54,7 @@ type Options struct {
 // DefaultTaskDuration is the TaskDuration used when Options leave it unset.
 const DefaultTaskDuration = 300 * time.Millisecond
 
-// taskDurationUnset marks TaskDuration as "use the default"; a negative
-// value asks for 0 explicitly (the zero value means default).
+// defaultTokenID is the token made when Options.Tokens is empty.
 const defaultTokenID = "root@pam!templated"
 
 // Server is a running simulator.
@@ -381,7 +381,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-var reTokenID = regexpMust(`^[^\s@!=]+@[^\s@!=]+![A-Za-z][A-Za-z0-9._-]*$`)
+var reTokenID = regexp.MustCompile(`^[^\s@!=]+@[^\s@!=]+![A-Za-z][A-Za-z0-9._-]*$`)
 
 func trimAPI(p string) (string, bool) {
 	const prefix = "/api2/json"

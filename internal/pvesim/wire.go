@@ -36,21 +36,14 @@ func notExist(node, typ string, vmid int) *apiError {
 	return fail(500, "Configuration file '%s' does not exist", confPath(node, typ, vmid))
 }
 
-// writeData writes a success envelope {"data": v}.
-func writeData(w http.ResponseWriter, v any) int {
-	b, err := json.Marshal(struct {
-		Data any `json:"data"`
-	}{v})
-	if err != nil {
-		return writeError(w, nil, fail(500, "unable to encode result: %v", err))
-	}
+// writeData writes an encoded success envelope.
+func writeData(w http.ResponseWriter, b []byte) {
 	h := w.Header()
 	pveHeaders(h)
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	h.Set("Content-Length", fmt.Sprint(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
-	return http.StatusOK
 }
 
 func pveHeaders(h http.Header) {
@@ -64,7 +57,7 @@ func pveHeaders(h http.Header) {
 // writeError writes e with a custom reason phrase. net/http cannot do that,
 // so the connection is hijacked (HTTP/1.1, plain or TLS), the response is
 // written by hand and the connection closed.
-func writeError(w http.ResponseWriter, r *http.Request, e *apiError) int {
+func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	reason, _, _ := strings.Cut(e.msg, "\n")
 	reason = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
@@ -95,16 +88,15 @@ func writeError(w http.ResponseWriter, r *http.Request, e *apiError) int {
 		}
 		w.WriteHeader(e.status)
 		_, _ = w.Write(body)
-		return e.status
+		return
 	}
 	conn, buf, err := hj.Hijack()
 	if err != nil {
-		return e.status
+		return
 	}
 	defer conn.Close()
 	writeRawResponse(buf.Writer, e.status, reason, body)
 	_ = buf.Flush()
-	return e.status
 }
 
 func writeRawResponse(bw *bufio.Writer, status int, reason string, body []byte) {

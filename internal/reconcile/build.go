@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -89,8 +90,13 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 		StagingName: stagingName(t.Name, staging), Description: "templated staging build " + res.BuildID,
 		LogPath: ev.LogPath(), ManifestPath: ev.ManifestPath(), Output: e.output(),
 	})
+	timedOut := errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	if err != nil {
+		if timedOut {
+			// Packer only sees a cancel; say why it came.
+			err = fmt.Errorf("timed out after %s (build_timeout): %w", t.BuildTimeout, err)
+		}
 		return fail(op.Step, fmt.Errorf("packer build: %w", err))
 	}
 	rec.PackerVersion, rec.ArtifactID = br.PackerVersion, br.ArtifactID
@@ -185,12 +191,8 @@ func (e *Executor) removeStaging(ctx context.Context, t state.Template, vmid int
 	if g.Name != stagingName(t.Name, vmid) && !g.HasTag(state.TagStaging) && !strings.HasPrefix(g.Name, "packer-") {
 		return fmt.Errorf("VMID %d holds %q, not templated's staging VM; left alone", vmid, g.Name)
 	}
-	if g.Lock != "" {
-		if err := e.waitUnlocked(ctx, vmid); err != nil {
-			return err
-		}
-	}
-	return e.retry(ctx, "delete staging", func() error { return e.Cluster.Delete(ctx, t.Node, vmid) })
+	// A failed clone takes its half-made VM with it when its lock goes.
+	return e.deleteGuest(ctx, t.Node, vmid, "delete staging")
 }
 
 // guest returns the guest at vmid from a fresh list.

@@ -44,7 +44,7 @@ type Executor struct {
 	RetryWait time.Duration
 
 	mu       sync.Mutex
-	outMu    sync.Mutex // serialises writes to Progress from parallel builds
+	outMu    sync.Mutex   // serialises writes to Progress from parallel builds
 	reserved map[int]bool // staging and previous VMIDs taken by builds in flight
 	ranges   state.VMIDRanges
 }

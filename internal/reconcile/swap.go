@@ -153,7 +153,28 @@ func (e *Executor) deleteCurrent(ctx context.Context, t state.Template) error {
 	if !ours(cur, t) {
 		return fmt.Errorf("VMID %d holds %q, which is not templated's template; not deleting it", t.VMID, cur.Name)
 	}
-	return e.retry(ctx, "delete current", func() error { return e.Cluster.Delete(ctx, t.Node, t.VMID) })
+	return e.deleteGuest(ctx, t.Node, t.VMID, "delete current")
+}
+
+// deleteGuest deletes vmid, retrying. Each try looks first, so that a
+// guest already gone (a delete whose answer was lost, or one a killed run
+// started) counts as deleted, and a locked one is waited for.
+func (e *Executor) deleteGuest(ctx context.Context, node string, vmid int, what string) error {
+	return e.retry(ctx, what, func() error {
+		g, ok, err := e.guest(ctx, vmid)
+		if err != nil || !ok {
+			return err
+		}
+		if g.Lock != "" {
+			if err := e.waitUnlocked(ctx, vmid); err != nil {
+				return err
+			}
+			if _, ok, err := e.guest(ctx, vmid); err != nil || !ok {
+				return err
+			}
+		}
+		return e.Cluster.Delete(ctx, node, vmid)
+	})
 }
 
 // place clones source to the reserved VMID as t's template and stamps it.
@@ -304,7 +325,7 @@ func (e *Executor) prunePrevious(ctx context.Context, t state.Template) error {
 	}
 	for i := max(t.KeepPrevious, 0); i < len(prevs); i++ {
 		g := prevs[i]
-		if err := e.retry(ctx, "prune previous", func() error { return e.Cluster.Delete(ctx, t.Node, g.VMID) }); err != nil {
+		if err := e.deleteGuest(ctx, t.Node, g.VMID, "prune previous"); err != nil {
 			return fmt.Errorf("delete %d: %w", g.VMID, err)
 		}
 		_ = e.Recorder.Event(ctx, Event{Kind: "cleanup", Template: t.Name, VMID: g.VMID, Step: state.StepCleanup, Result: "success",

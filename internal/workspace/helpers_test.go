@@ -2,9 +2,11 @@ package workspace
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,4 +115,15 @@ var validateEnv = map[string]string{
 	"PROXMOX_URL":          "https://pve.invalid:8006/api2/json",
 	"PROXMOX_TOKEN_ID":     "validate@pve!validate",
 	"PROXMOX_TOKEN_SECRET": "00000000-0000-0000-0000-000000000000",
+}
+
+// varArgs are the variable arguments and the directory of a packer run,
+// as templated passes them: the OS var file, then templated's variables,
+// which win.
+func varArgs(t state.Template, vars map[string]string) []string {
+	args := []string{"-var-file=" + VarFileName(t)}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		args = append(args, "-var", k+"="+vars[k])
+	}
+	return append(args, ".")
 }

@@ -189,3 +189,27 @@ func TestNewOSVersionNeedsOnlyAVarFile(t *testing.T) {
 		t.Error("adding rocky-10.pkrvars.hcl changed Rocky 9's inputs hash")
 	}
 }
+
+// TestPackerValidatesAnswerISO: the real Packer accepts the Windows ISO
+// build with templated's uploaded answer CD (answer_iso) and refuses a
+// value that is not an ISO volume id.
+func TestPackerValidatesAnswerISO(t *testing.T) {
+	p := needPacker(t)
+	win := defaultTemplates()[3]
+	dir := filepath.Join(t.TempDir(), "build")
+	if err := Assemble(workspaceRoot(t), win, "", dir); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := BuildVars(win, Build{ID: "validate", ManifestPath: "manifest.json", Communicator: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for iso, ok := range map[string]bool{"local:iso/templated-answers-1.iso": true, "answers.iso": false, "local:iso/a.img": false} {
+		vars["answer_iso"] = iso
+		out, err := p.run(t, time.Minute, dir, validateEnv, append([]string{"validate"}, varArgs(win, vars)...)...)
+		valid := err == nil && strings.Contains(out, "The configuration is valid.") && !strings.Contains(out, "Warning")
+		if valid != ok || (!ok && !strings.Contains(out, "The answer_iso must be an ISO volume id")) {
+			t.Errorf("answer_iso=%s: valid %v, want %v\n%s", iso, valid, ok, out)
+		}
+	}
+}

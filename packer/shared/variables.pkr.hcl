@@ -118,6 +118,17 @@ variable "build_password" {
   description = "Password of the temporary build account (ISO builds). Empty: a random one per build."
 }
 
+variable "answer_iso" {
+  type        = string
+  default     = ""
+  description = "ISO volume (storage:iso/file.iso) holding the rendered cd/ answer files, uploaded by templated; attached instead of Packer making the answer CD (cd_content). Empty: Packer makes and uploads it."
+
+  validation {
+    condition     = var.answer_iso == "" || can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]*:iso/[^/]+\\.iso$", var.answer_iso))
+    error_message = "The answer_iso must be an ISO volume id such as \"local:iso/answers.iso\"."
+  }
+}
+
 variable "task_timeout" {
   type    = string
   default = "10m"

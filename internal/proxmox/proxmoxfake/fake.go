@@ -57,12 +57,15 @@ type Cluster struct {
 	vms     map[int]*VM
 	funcs   Funcs
 	version string
+	isos    map[string][]byte // uploaded ISOs: volid → content
 	calls   []string
 	tasks   int
 }
 
 // New returns an empty cluster reporting PVE version 8.4.1.
-func New() *Cluster { return &Cluster{vms: map[int]*VM{}, version: "8.4.1"} }
+func New() *Cluster {
+	return &Cluster{vms: map[int]*VM{}, isos: map[string][]byte{}, version: "8.4.1"}
+}
 
 // SetFuncs installs fault-injection hooks (replacing earlier ones).
 func (c *Cluster) SetFuncs(f Funcs) {

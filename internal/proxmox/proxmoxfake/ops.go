@@ -171,7 +171,9 @@ func (c *Cluster) cloneLocked(node string, src, dst int, name string) error {
 // ResizeDisk grows a disk; shrinking is refused as PVE does.
 func (c *Cluster) ResizeDisk(ctx context.Context, node string, vmid int, disk string, sizeGB int) error {
 	hook := hookFor(c, func(f Funcs) func(context.Context, string, int, string, int) error { return f.ResizeDisk },
-		func(f func(context.Context, string, int, string, int) error) error { return f(ctx, node, vmid, disk, sizeGB) })
+		func(f func(context.Context, string, int, string, int) error) error {
+			return f(ctx, node, vmid, disk, sizeGB)
+		})
 	return c.run(ctx, fmt.Sprintf("resize %s of %d", disk, vmid), fmt.Sprintf("ResizeDisk %s %d %s %d", node, vmid, disk, sizeGB), hook,
 		func() error {
 			v, err := c.get(node, vmid)

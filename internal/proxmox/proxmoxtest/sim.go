@@ -151,9 +151,7 @@ func (h *SimHarness) SetLock(t testing.TB, vmid int, lock string) {
 
 // simDeviations are known differences between pvesim and PVE (reported to
 // the simulator's owner); remove an entry once the simulator is fixed.
-var simDeviations = map[string]string{
-	"clone-locked-source": "pvesim clones a locked source; PVE's clone_vm runs check_lock before forking (500 \"VM is locked (backup)\")",
-}
+var simDeviations = map[string]string{}
 
 // Deviation implements the suite's known-deviation hook.
 func (h *SimHarness) Deviation(check string) string { return simDeviations[check] }

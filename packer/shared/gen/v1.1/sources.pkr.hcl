@@ -3,6 +3,8 @@
 #   - disks need storage_pool_type (1.1.3 and later reject it);
 #   - the installer ISO is given by top-level iso_file/iso_checksum/unmount_iso;
 #   - additional_iso_files name their drive with device = "sata0";
+#   - an answer CD templated uploaded (answer_iso) replaces cd_content, which
+#     1.1.1 cannot upload without breaking the requests after it;
 #   - there are no tags (templated stamps tags through the API afterwards).
 
 packer {
@@ -34,14 +36,27 @@ source "proxmox-iso" "template" {
     io_thread         = true
   }
 
+  # The answer CD: Packer makes and uploads it from cd_content, unless
+  # templated uploaded it already (answer_iso), which plugin 1.1.1 needs:
+  # after an upload its API library sends every request as multipart, and
+  # PVE refuses creating the VM (packer-plugin-proxmox#150).
   dynamic "additional_iso_files" {
-    for_each = length(local.cd_content) > 0 ? [local.cd_content] : []
+    for_each = var.answer_iso == "" && length(local.cd_content) > 0 ? [local.cd_content] : []
     content {
       device           = "sata0"
       cd_content       = additional_iso_files.value
       cd_label         = "ANSWERS"
       iso_storage_pool = var.iso_storage
       unmount          = true
+    }
+  }
+
+  dynamic "additional_iso_files" {
+    for_each = var.answer_iso != "" ? [var.answer_iso] : []
+    content {
+      device   = "sata0"
+      iso_file = additional_iso_files.value
+      unmount  = true
     }
   }
 

@@ -1,0 +1,308 @@
+package main
+
+// Faults injected in the simulator (and so in Packer) during apply, and a
+// real kill -9 of templated at each step of the swap. Every case starts
+// from a cluster with a working, stale tpl-ubuntu-22.04 at 9000 (as an
+// earlier apply would have left it) and ends asserting that 9000 still
+// holds a working template, no staging VM is left and the ledger verifies.
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"templated/internal/pvesim"
+	"templated/internal/state"
+)
+
+const faultTemplate = "tpl-ubuntu-22.04"
+
+// staleWorld is a world with only tpl-ubuntu-22.04, built from inputs that
+// no longer match, so that apply rebuilds it; extra lines go into its
+// desired entry.
+func staleWorld(t *testing.T, opts pvesim.Options, extra ...string) (*e2e, state.Stamp) {
+	e := newE2E(t, true, opts)
+	e.keepTemplates(map[string][]string{faultTemplate: extra}, faultTemplate)
+	e.initLedger()
+	d := e.desired()
+	tpl, _ := d.Template(faultTemplate)
+	e.seedBuilt(d, tpl, recently(), "0123456789ab")
+	return e, e.template(faultTemplate)
+}
+
+// fault installs f or fails the test.
+func (e *e2e) fault(f pvesim.Fault) int {
+	e.t.Helper()
+	id, err := e.sim.Faults().Add(f)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// swapFault is a case whose faults are installed once the build has
+// passed Packer (the journal says "verifying"), so that they hit only
+// templated's own calls of the swap.
+type swapFault struct {
+	name string
+	// faults makes the faults from the staging VMID of the build.
+	faults func(staging int) []pvesim.Fault
+	// replaced: the new build ends at 9000 (else the old one stays).
+	replaced bool
+	// output the run prints (stdout).
+	output string
+}
+
+func TestApplyFaultsE2E(t *testing.T) {
+	t.Parallel()
+	vmid := 9000
+	swaps := []swapFault{{
+		name: "clone task fails while placing the new template",
+		faults: func(stg int) []pvesim.Fault {
+			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, TaskExit: "clone failed: storage 'local-lvm' is full"}}
+		},
+		output: "the previous template was restored at VMID 9000",
+	}, {
+		name: "template task fails at the reserved VMID through every retry",
+		faults: func(int) []pvesim.Fault {
+			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/template", VMID: vmid, Count: 3, TaskExit: "can't convert VM to template: disk busy"}}
+		},
+		output: "the previous template was restored at VMID 9000",
+	}, {
+		name: "delete task of the current template fails",
+		faults: func(int) []pvesim.Fault {
+			return []pvesim.Fault{{Method: "DELETE", Path: "/nodes/*/qemu/*", VMID: vmid, TaskExit: "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout"}}
+		},
+		output: "VMID 9000 still holds",
+	}, {
+		name: "500 once while placing (retried)",
+		faults: func(stg int) []pvesim.Fault {
+			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, Count: 1, Status: 500, Message: "unable to create VM 9000: got timeout"}}
+		},
+		replaced: true,
+	}, {
+		name: "596 once while deleting the current template (retried)",
+		faults: func(int) []pvesim.Fault {
+			return []pvesim.Fault{{Method: "DELETE", Path: "/nodes/*/qemu/*", VMID: vmid, Count: 1, Status: 596, Message: "Connection timed out"}}
+		},
+		replaced: true,
+	}, {
+		name: "596 persists while placing",
+		faults: func(stg int) []pvesim.Fault {
+			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, Status: 596, Message: "Connection timed out"}}
+		},
+		output: "the previous template was restored at VMID 9000",
+	}}
+	for _, c := range swaps {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e, old := staleWorld(t, pvesim.Options{})
+			p := e.start("apply", "--auto-approve")
+			op := e.waitOp(p, faultTemplate, atStep(state.StepVerifying))
+			for _, f := range c.faults(op.Staging) {
+				e.fault(f)
+			}
+			r := p.wait(t)
+			want := 1
+			if c.replaced {
+				want = 0
+			}
+			if r.code != want || !strings.Contains(r.stdout, c.output) {
+				t.Fatalf("exit %d, want %d, output with %q:\n%s", r.code, want, c.output, r)
+			}
+			e.settled(faultTemplate)
+			now := e.template(faultTemplate)
+			if c.replaced != (now.BuildID == op.BuildID) || !c.replaced && now.BuildID != old.BuildID {
+				t.Fatalf("9000 holds build %s (old %s, new %s), replaced=%v wanted", now.BuildID, old.BuildID, op.BuildID, c.replaced)
+			}
+			if hits := e.faultHits(); hits == 0 {
+				t.Fatal("the fault never fired")
+			}
+		})
+	}
+
+	t.Run("Packer exits non-zero: base clone task fails", func(t *testing.T) {
+		t.Parallel()
+		e, old := staleWorld(t, pvesim.Options{})
+		// tpl-ubuntu-22.04 clones base-ubuntu-22.04 (8000).
+		e.fault(pvesim.Fault{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: 8000, TaskExit: "clone failed: storage 'local-lvm' is full"})
+		r := e.apply(1)
+		if !strings.Contains(r.stdout, "failed at building") || !strings.Contains(r.stdout, "storage 'local-lvm' is full") {
+			t.Errorf("the failure and Packer's error should be shown:\n%s", r.stdout)
+		}
+		e.settled(faultTemplate)
+		if s := e.template(faultTemplate); s.BuildID != old.BuildID {
+			t.Fatalf("a failed build replaced the template")
+		}
+		e.failureEvidence("storage 'local-lvm' is full")
+	})
+
+	t.Run("Packer hangs past build_timeout", func(t *testing.T) {
+		t.Parallel()
+		e, old := staleWorld(t, pvesim.Options{}, "build_timeout: 30s")
+		// Packer waits for a start task that never ends. The staging VM is
+		// not locked by it, so templated can remove it once Packer is gone.
+		e.fault(pvesim.Fault{Method: "POST", Path: "/nodes/*/qemu/*/status/start", TaskHang: true})
+		r := e.apply(1)
+		// SIGINT at the timeout (Packer says it cancels), SIGKILL after the
+		// grace period, since its plugin waits on for the task.
+		if !strings.Contains(r.stdout, "failed at building") || !strings.Contains(r.stdout, "timed out after 30s") ||
+			!strings.Contains(r.stdout, "Cancelling build after receiving interrupt") || !strings.Contains(r.stdout, "killed after the grace period") {
+			t.Errorf("Packer should have been interrupted, then killed, at the timeout:\n%s", r.stdout)
+		}
+		e.settled(faultTemplate)
+		if s := e.template(faultTemplate); s.BuildID != old.BuildID {
+			t.Fatalf("a timed-out build replaced the template")
+		}
+		e.failureEvidence("")
+	})
+
+	t.Run("token revoked during the build", func(t *testing.T) {
+		t.Parallel()
+		e, old := staleWorld(t, pvesim.Options{})
+		p := e.start("apply", "--auto-approve")
+		// Once Packer has cloned the base VM, every request gets 401.
+		deadline := time.Now().Add(2 * time.Minute)
+		for !e.sawRequest("POST", "/nodes/pve1/qemu/8000/clone") {
+			if p.exited() || time.Now().After(deadline) {
+				t.Fatalf("Packer never cloned the base VM:\n%s", p.wait(t))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		revoked := e.fault(pvesim.Fault{Status: 401, Message: "authentication failure", EmptyBody: true})
+		r := p.wait(t)
+		if r.code != 1 || !strings.Contains(r.stdout, "failed at building") {
+			t.Fatalf("apply with a revoked token:\n%s", r)
+		}
+		if ledgerHas(e, "build.finished", "failure") == 0 {
+			t.Error("the failed build is not in the ledger")
+		}
+		// Packer's staging VM could not be removed with the revoked token:
+		// the journal keeps the clean-up for the next run.
+		if op, ok := e.op(faultTemplate); !ok || op.Step != state.StepCleanup {
+			t.Fatalf("the journal should hold the unfinished clean-up: %+v", op)
+		}
+		// Nothing templated did touched 9000.
+		if s := e.template(faultTemplate); s.BuildID != old.BuildID {
+			t.Fatalf("9000 changed although the build failed")
+		}
+		// A new token (the fault lifted): the next run removes what the
+		// revoked one could not, then builds and converges.
+		e.sim.Faults().Remove(revoked)
+		r = e.apply(0)
+		if !strings.Contains(r.stdout, "Recovering 1 interrupted operation") {
+			t.Errorf("the rerun did not finish the clean-up from the journal:\n%s", r.stdout)
+		}
+		if code := e.planExit(); code != 0 {
+			t.Fatalf("plan after the rerun: exit %d", code)
+		}
+		e.settled(faultTemplate)
+		assertNoSecret(t, e.sim.TokenSecret(), r, e.evidenceDir(), e.stateDir())
+	})
+}
+
+// faultHits sums the hits of every fault.
+func (e *e2e) faultHits() int {
+	n := 0
+	for _, f := range e.sim.Faults().List() {
+		n += f.Hits
+	}
+	return n
+}
+
+// sawRequest reports whether the simulator saw method path.
+func (e *e2e) sawRequest(method, path string) bool {
+	for _, r := range e.sim.Requests() {
+		if r.Method == method && r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// ledgerHas counts ledger show lines with all the given words.
+func ledgerHas(e *e2e, words ...string) int {
+	r := e.run("ledger", "show", "--dir", e.evidenceDir())
+	n := 0
+	for _, l := range strings.Split(r.stdout, "\n") {
+		all := true
+		for _, w := range words {
+			all = all && strings.Contains(l, w)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// failureEvidence asserts that the failed build's evidence folder holds
+// Packer's log and the error (containing msg, when set).
+func (e *e2e) failureEvidence(msg string) {
+	e.t.Helper()
+	var log, build bool
+	for _, f := range files(e.t, e.evidenceDir()) {
+		if !strings.HasPrefix(f, faultTemplate+"/") {
+			continue
+		}
+		log = log || strings.HasSuffix(f, "/packer.log")
+		build = build || strings.HasSuffix(f, "/build.json")
+	}
+	if !log || !build {
+		e.t.Errorf("the failed build's evidence lacks packer.log or build.json: %v", files(e.t, e.evidenceDir()))
+	}
+	if n := ledgerHas(e, "build.finished", "failure", msg); n != 1 {
+		e.t.Errorf("%d failed build.finished entries with %q in the ledger, want 1", n, msg)
+	}
+}
+
+// TestApplyKillE2E kills templated with SIGKILL at each step of the swap,
+// then reruns apply, which must finish the interrupted swap from the
+// journal. Tasks take 2s so that each step is long enough to hit.
+func TestApplyKillE2E(t *testing.T) {
+	t.Parallel()
+	for _, step := range []state.Step{state.StepKeepPrevious, state.StepDeleteCurrent, state.StepPlaceNew, state.StepCleanup} {
+		t.Run(string(step), func(t *testing.T) {
+			t.Parallel()
+			e, old := staleWorld(t, pvesim.Options{TaskDuration: 2 * time.Second})
+			p := e.start("apply", "--auto-approve")
+			at := func(op state.Op) bool {
+				// At keep-previous, wait until the copy's VMID is chosen,
+				// so that the kill lands in the middle of the copy.
+				return op.Step == step && (step != state.StepKeepPrevious || op.Previous != 0)
+			}
+			op := e.waitOp(p, faultTemplate, at)
+			time.Sleep(200 * time.Millisecond) // into the step's task
+			if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			r := p.wait(t)
+			if r.code != -1 || strings.Contains(r.stdout, "Apply:") {
+				t.Fatalf("templated was not killed mid-run:\n%s", r)
+			}
+			if j, ok := e.op(faultTemplate); !ok || j.Step != step {
+				t.Fatalf("the journal does not show the interrupted step %s: %+v", step, j)
+			}
+
+			r = e.apply(0)
+			if !strings.Contains(r.stdout, "Recovering 1 interrupted operation") {
+				t.Errorf("the rerun did not recover from the journal:\n%s", r.stdout)
+			}
+			if code := e.planExit(); code != 0 {
+				t.Fatalf("plan after the rerun: exit %d", code)
+			}
+			e.settled(faultTemplate)
+			// The staged build was intact, so the swap was finished.
+			if s := e.template(faultTemplate); s.BuildID != op.BuildID {
+				t.Errorf("9000 holds build %s, want the interrupted build %s (old %s)", s.BuildID, op.BuildID, old.BuildID)
+			}
+			if prev := e.previousOf(faultTemplate); len(prev) != 1 || stampOf(prev[0]).BuildID != old.BuildID {
+				t.Errorf("the old template should be the one previous version: %+v", prev)
+			}
+			if ledgerHas(e, "recover", "success") == 0 {
+				t.Error("the recovery is not in the ledger")
+			}
+		})
+	}
+}
