@@ -55,8 +55,12 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-func dirFlag(fs *flag.FlagSet) *string {
-	return fs.String("dir", ledger.DefaultDir, "evidence root holding ledger/")
+// dirFlag is the evidence root: -dir, or -evidence-dir as the other
+// commands call it; $TEMPLATED_EVIDENCE_DIR sets the default.
+func dirFlag(fs *flag.FlagSet, env *cmdEnv) *string {
+	dir := fs.String("dir", orDefault(env.Getenv("TEMPLATED_EVIDENCE_DIR"), ledger.DefaultDir), "evidence root holding ledger/")
+	fs.StringVar(dir, "evidence-dir", *dir, "same as -dir")
+	return dir
 }
 
 func keyFlag(fs *flag.FlagSet, env *cmdEnv) *string {
@@ -65,7 +69,7 @@ func keyFlag(fs *flag.FlagSet, env *cmdEnv) *string {
 
 func ledgerInit(_ context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("ledger init", env.Stderr)
-	dir, key := dirFlag(fs), keyFlag(fs, env)
+	dir, key := dirFlag(fs, env), keyFlag(fs, env)
 	host, _ := os.Hostname()
 	name := fs.String("name", "templated/"+host+"/packer-ledger", "ledger (key) name, the checkpoints' origin")
 	if err := parseFlags(fs, args); err != nil {
@@ -100,7 +104,7 @@ func readPubkeys(files []string) ([]string, error) {
 // 3 could not verify (usage, unreadable files, no key).
 func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("ledger verify", env.Stderr)
-	dir := dirFlag(fs)
+	dir := dirFlag(fs, env)
 	var pubkeys, trusted stringList
 	fs.Var(&pubkeys, "pubkey", "trusted verifier key file (repeatable; default: the ledger's own hint, with a warning)")
 	fs.Var(&trusted, "trusted-checkpoint", "checkpoint kept off the host that the ledger must extend (repeatable)")
@@ -144,7 +148,7 @@ func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
 
 func ledgerShow(_ context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("ledger show", env.Stderr)
-	dir := dirFlag(fs)
+	dir := dirFlag(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -235,7 +239,7 @@ func describe(e ledger.Entry) string {
 
 func ledgerRepair(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("ledger repair", env.Stderr)
-	dir, key := dirFlag(fs), keyFlag(fs, env)
+	dir, key := dirFlag(fs, env), keyFlag(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -267,7 +271,7 @@ func ledgerRepair(ctx context.Context, env *cmdEnv, args []string) error {
 
 func ledgerProof(_ context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("ledger proof", env.Stderr)
-	dir := dirFlag(fs)
+	dir := dirFlag(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

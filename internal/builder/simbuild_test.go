@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"templated/internal/packer"
+	"templated/internal/packertest"
 	"templated/internal/proxmox"
 	"templated/internal/pvesim"
 	"templated/internal/reconcile"
@@ -22,30 +22,13 @@ import (
 	"templated/internal/workspace"
 )
 
-// needPacker returns a Runner for the real Packer and plugin from .tools
-// (make tools) or PATH, skipping the test when there is none unless
-// TEMPLATED_REQUIRE_PACKER=1 (make test), where it fails.
+// needPacker returns a Runner for the real Packer and plugin (see
+// packertest.Find).
 func needPacker(t *testing.T) *packer.Runner {
 	t.Helper()
-	tools := filepath.Join(repoRoot(t), ".tools")
-	bin := filepath.Join(tools, "bin", "packer")
-	if _, err := os.Stat(bin); err != nil {
-		if bin, err = exec.LookPath("packer"); err != nil {
-			if os.Getenv("TEMPLATED_REQUIRE_PACKER") == "1" {
-				t.Fatal("packer is required (TEMPLATED_REQUIRE_PACKER=1) but not in .tools/bin or PATH: run make tools")
-			}
-			t.Skip("packer not found (run make tools)")
-		}
-	}
+	tool := packertest.Find(t)
 	needXorriso(t)
-	plugins := os.Getenv("PACKER_PLUGIN_PATH")
-	if plugins == "" {
-		plugins = filepath.Join(tools, "plugins")
-	}
-	return &packer.Runner{Packer: bin, KillGrace: 10 * time.Second, Env: []string{
-		"PATH=" + filepath.Join(tools, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"PACKER_PLUGIN_PATH=" + plugins, "HOME=" + os.Getenv("HOME"),
-	}}
+	return &packer.Runner{Packer: tool.Bin, KillGrace: 10 * time.Second, Env: tool.Env}
 }
 
 // syncBuffer is Packer's output, written by parallel builds.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 
+	"templated/internal/packertest"
 	"templated/internal/state"
 )
 
@@ -65,28 +66,11 @@ type packerTool struct {
 	env []string // PATH, PACKER_PLUGIN_PATH, CHECKPOINT_DISABLE
 }
 
-// needPacker returns the Packer toolchain, skipping the test when there is
-// none unless TEMPLATED_REQUIRE_PACKER=1 (make test), where it fails.
+// needPacker returns the Packer toolchain (see packertest.Find).
 func needPacker(t testing.TB) packerTool {
 	t.Helper()
-	tools := filepath.Join(repoRoot(t), ".tools")
-	path := filepath.Join(tools, "bin") + string(os.PathListSeparator) + os.Getenv("PATH")
-	bin := filepath.Join(tools, "bin", "packer")
-	if _, err := os.Stat(bin); err != nil {
-		if bin, err = exec.LookPath("packer"); err != nil {
-			if os.Getenv("TEMPLATED_REQUIRE_PACKER") == "1" {
-				t.Fatal("packer is required (TEMPLATED_REQUIRE_PACKER=1) but not in .tools/bin or PATH: run make tools")
-			}
-			t.Skip("packer not found (run make tools)")
-		}
-	}
-	plugins := os.Getenv("PACKER_PLUGIN_PATH")
-	if plugins == "" {
-		plugins = filepath.Join(tools, "plugins")
-	}
-	return packerTool{bin: bin, env: []string{
-		"PATH=" + path, "PACKER_PLUGIN_PATH=" + plugins, "CHECKPOINT_DISABLE=1", "HOME=" + os.Getenv("HOME"),
-	}}
+	tool := packertest.Find(t)
+	return packerTool{bin: tool.Bin, env: tool.Env}
 }
 
 // run runs packer in dir with the toolchain's environment plus env (and
