@@ -170,7 +170,13 @@ func (r *daemonReconciler) Reconcile(ctx context.Context, req daemon.Request) (d
 	if err != nil {
 		return daemon.Outcome{Observed: true}, err
 	}
-	return outcome(p, rep, time.Now()), nil
+	// Failed builds make the run a failure (logs, metrics); the daemon
+	// counts them per template from the outcome.
+	var failed []error
+	for _, r := range rep.Failed() {
+		failed = append(failed, fmt.Errorf("%s: %w", r.Template, r.Err))
+	}
+	return outcome(p, rep, time.Now()), errors.Join(failed...)
 }
 
 // outcome turns a plan and its execution into the daemon's view.
