@@ -125,7 +125,22 @@ func (c *common) runner() (*packer.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &packer.Runner{Packer: c.packerBin, Log: log}, nil
+	return &packer.Runner{Packer: c.packerBin, Log: log, PIDDir: c.packerPIDDir()}, nil
+}
+
+// packerPIDDir records the running Packer processes (see packer.ReapOrphans).
+func (c *common) packerPIDDir() string { return filepath.Join(c.stateDir, "packer") }
+
+// reapOrphans waits for the Packer processes a killed predecessor left
+// cleaning up, so that their staging VMIDs are free before recovery and
+// new builds use them.
+func (c *common) reapOrphans(ctx context.Context) error {
+	n, err := packer.ReapOrphans(ctx, c.packerPIDDir(), packer.DefaultKillGrace)
+	if n > 0 {
+		log, _ := c.logger()
+		log.WithField("count", n).Warn("waited for Packer processes left by an interrupted templated")
+	}
+	return err
 }
 
 // inputs hashes every template's inputs: its desired entry, the Packer

@@ -53,6 +53,7 @@ func (a *actFlags) register(fs *flag.FlagSet, env *cmdEnv) {
 // actor is everything a command that changes the cluster holds open.
 type actor struct {
 	s      *session
+	reap   func(context.Context) error
 	led    *ledger.Ledger
 	rec    *recorder
 	exec   *reconcile.Executor
@@ -83,7 +84,7 @@ func (a *actFlags) open(ctx context.Context, only string, progress io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	act := &actor{s: s, unlock: unlock}
+	act := &actor{s: s, unlock: unlock, reap: a.reapOrphans}
 	log, _ := a.logger()
 	keyFile := a.ledgerKey
 	if keyFile == "" {
@@ -126,6 +127,9 @@ func (a *actFlags) executor(s *session, rec reconcile.Recorder, j *state.Journal
 
 // recover finishes what an interrupted run left in the journal.
 func (act *actor) recover(ctx context.Context, w io.Writer) error {
+	if err := act.reap(ctx); err != nil {
+		return err
+	}
 	pending, err := act.exec.Journal.Pending()
 	if err != nil || len(pending) == 0 {
 		return err

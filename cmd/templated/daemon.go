@@ -152,6 +152,9 @@ func (r *daemonReconciler) Reconcile(ctx context.Context, req daemon.Request) (d
 	progress := r.log.WithField("component", "packer").WriterLevel(logrus.InfoLevel)
 	defer progress.Close()
 	exec := r.a.executor(s, rec, r.journal, r.log, progress)
+	if err := r.a.reapOrphans(ctx); err != nil {
+		return daemon.Outcome{}, err
+	}
 	if err := exec.Recover(ctx, d); err != nil {
 		if isClusterError(err) {
 			return daemon.Outcome{APIErrors: 1}, daemon.Unreachable(err)

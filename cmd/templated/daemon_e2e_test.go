@@ -383,40 +383,23 @@ func (w *daemonWorld) git(args ...string) {
 	}
 }
 
-// killLeftovers SIGKILLs every process whose command line mentions marker
-// (the test's own directory) and waits until they are gone. It returns how
-// many it killed.
-func killLeftovers(t testing.TB, marker string) int {
-	t.Helper()
-	var pids []int
+// leftovers counts the processes whose command line mentions marker (the
+// test's own directory): what outlived a killed templated.
+func leftovers(marker string) int {
+	n := 0
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(filepath.Base(d))
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		cmdline, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(marker)) && syscall.Kill(pid, syscall.SIGKILL) == nil {
-			pids = append(pids, pid)
+		if cmdline, err := os.ReadFile(filepath.Join(d, "cmdline")); err == nil && bytes.Contains(cmdline, []byte(marker)) {
+			n++
 		}
 	}
-	for _, pid := range pids {
-		for i := 0; i < 200 && processAlive(pid); i++ {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return len(pids)
+	return n
 }
 
-// processAlive reports whether pid exists and is not a zombie.
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return !strings.HasPrefix(rest, "Z")
-}
 
 // --- tests -----------------------------------------------------------------
 
@@ -579,13 +562,11 @@ func TestDaemonE2EInterrupted(t *testing.T) {
 	if code := p.exitCode(30 * time.Second); code != -1 {
 		t.Fatalf("exit code after SIGKILL = %d", code)
 	}
-	// systemd (KillMode=mixed) SIGKILLs what is left in the unit's cgroup
-	// once the main process died: the orphaned Packer, which would
-	// otherwise go on cleaning up staging VMID 9900 while the next start
-	// builds there again.
-	if n := killLeftovers(t, w.dir); n == 0 {
-		t.Log("no Packer process was left after kill -9")
-	}
+	// The orphaned Packer goes on cleaning up staging VMID 9900 (it got
+	// SIGTERM when templated died). The next start must wait for it
+	// (packer.ReapOrphans) rather than build at 9900 again meanwhile;
+	// nothing here kills it for the daemon.
+	t.Logf("processes left after kill -9: %d", leftovers(w.dir))
 	p = w.startDaemon(args...)
 	p.waitFor(3*time.Minute, "convergence after kill -9", func() bool {
 		return w.builtRelease() == "1.2.0" && p.idleAfter(time.Time{}) && len(w.stagingVMs()) == 0

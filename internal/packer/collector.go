@@ -87,8 +87,14 @@ func (c *collector) scrub(s string) string {
 // secretKeyWords mark environment variables whose values are redacted.
 var secretKeyWords = []string{"TOKEN", "SECRET", "PASSW", "KEY", "CREDENTIAL", "AUTH"}
 
+// isSecretKey tells whether an environment variable's value is redacted:
+// its name contains one of secretKeyWords and does not end in _ID
+// (PROXMOX_TOKEN_ID names the token; PROXMOX_TOKEN_SECRET is the secret).
 func isSecretKey(k string) bool {
 	k = strings.ToUpper(k)
+	if strings.HasSuffix(k, "_ID") {
+		return false
+	}
 	return slices.ContainsFunc(secretKeyWords, func(w string) bool { return strings.Contains(k, w) })
 }
 

@@ -11,8 +11,12 @@
 // output is kept in memory (Result.Tail).
 //
 // When the context ends or the build's timeout expires, the whole process
-// group gets SIGINT, so that Packer can delete the VM it was building; after
-// Runner.KillGrace the group gets SIGKILL. Failures come back as *BuildError.
+// group gets SIGINT (as a terminal's Ctrl-C would), so that Packer can
+// delete the VM it was building; after Runner.KillGrace the group gets
+// SIGKILL. Whatever is left of the group after Packer exits is killed too.
+// If templated itself dies (kill -9), Packer gets SIGTERM (Pdeathsig) and
+// keeps a reader on its output pipes, so it cancels its build cleanly
+// instead of dying of SIGPIPE halfway. Failures come back as *BuildError.
 //
 // Secrets travel only in the environment (Build.Env): the argument list is
 // checked for them before Packer starts, and values of secret-looking

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -50,13 +51,76 @@ func (r *Runner) run(ctx context.Context, inv invocation) (exit, error) {
 	defer outR.Close()
 	defer errR.Close()
 
-	cmd := exec.CommandContext(ctx, r.packer(), inv.args...)
-	cmd.Dir, cmd.Env = inv.dir, inv.env
-	cmd.Stdout, cmd.Stderr = outW, errW // *os.File: no copying goroutines inside exec
-	// Packer inherits the read ends too (as fds 3 and 4, unused): should
+	// Packer inherits read ends too (as fds 3 and 4, unused): should
 	// templated die, Packer's writes still find a reader instead of killing
 	// it with SIGPIPE in the middle of its cleanup.
-	cmd.ExtraFiles = []*os.File{outR, errR}
+	keep, err := reopenAll(outR, errR)
+	if err != nil {
+		outW.Close()
+		errW.Close()
+		return exit{}, err
+	}
+	cmd, stopKillTimer := r.command(ctx, inv, outW, errW, keep)
+
+	// Pdeathsig fires when the thread that started the child exits; keep
+	// this goroutine on its thread until the child is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	closeAll(keep)
+	if err != nil {
+		return exit{}, err
+	}
+	pgid := cmd.Process.Pid
+	forget, err := recordPID(r.PIDDir, pgid)
+	if err != nil {
+		r.log().WithError(err).Warn("cannot record the packer process for orphan clean-up")
+		forget = func() {}
+	}
+	defer forget()
+
+	var (
+		lineMu sync.Mutex
+		wg     sync.WaitGroup
+	)
+	for _, f := range []*os.File{outR, errR} {
+		wg.Go(func() { readLines(f, &lineMu, inv.onLine) })
+	}
+
+	// Packer has exited once waitExited returns; it stays a zombie until
+	// cmd.Wait reaps it, so its PID, the group's ID, cannot be reused
+	// while anything left in its group (plugins, provisioner children) is
+	// killed. ESRCH just means the group is already empty.
+	waitExited(pgid)
+	stopKillTimer()
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	waitErr := cmd.Wait()
+
+	r.drainOrClose(&wg, outR, errR)
+
+	ex := exit{err: waitErr, code: -1}
+	if cmd.ProcessState == nil {
+		return ex, nil
+	}
+	ex.code = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		ex.code = 128 + int(ws.Signal())
+		ex.killed = ws.Signal() == syscall.SIGKILL
+	}
+	return ex, nil
+}
+
+// command makes the exec.Cmd for inv: its own process group, SIGINT to the
+// group when ctx ends and SIGKILL after KillGrace. stopKillTimer cancels
+// the pending SIGKILL once Packer has exited.
+func (r *Runner) command(ctx context.Context, inv invocation, stdout, stderr *os.File, extra []*os.File) (cmd *exec.Cmd, stopKillTimer func()) {
+	cmd = exec.CommandContext(ctx, r.packer(), inv.args...)
+	cmd.Dir, cmd.Env = inv.dir, inv.env
+	cmd.Stdout, cmd.Stderr = stdout, stderr // *os.File: no copying goroutines inside exec
+	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid: true,
 		// If templated dies, Packer is told to clean up as on a cancel.
@@ -85,62 +149,26 @@ func (r *Runner) run(ctx context.Context, inv invocation) (exit, error) {
 	// Backstop: should Packer have left its own process group, exec kills
 	// it directly a little after the group kill.
 	cmd.WaitDelay = grace + time.Second
-
-	// Pdeathsig fires when the thread that started the child exits; keep
-	// this goroutine on its thread until the child is gone.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-
-	err = cmd.Start()
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		return exit{}, err
+	return cmd, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if timer != nil {
+			timer.Stop()
+		}
 	}
-	pgid := cmd.Process.Pid
+}
 
-	var (
-		lineMu sync.Mutex
-		wg     sync.WaitGroup
-	)
-	for _, f := range []*os.File{outR, errR} {
-		wg.Go(func() { readLines(f, &lineMu, inv.onLine) })
-	}
-
-	// Packer has exited once waitExited returns; it stays a zombie until
-	// cmd.Wait reaps it, so its PID, the group's ID, cannot be reused
-	// while anything left in its group (plugins, provisioner children) is
-	// killed. ESRCH just means the group is already empty.
-	waitExited(pgid)
-	mu.Lock()
-	if timer != nil {
-		timer.Stop()
-	}
-	mu.Unlock()
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	waitErr := cmd.Wait()
-
+// drainOrClose waits for the readers to reach EOF; if a process outside the
+// group still holds the pipes after the drain timeout, it closes our ends.
+func (r *Runner) drainOrClose(readers *sync.WaitGroup, files ...*os.File) {
 	drained := make(chan struct{})
-	go func() { wg.Wait(); close(drained) }()
+	go func() { readers.Wait(); close(drained) }()
 	select {
 	case <-drained:
 	case <-time.After(r.drain()):
-		// A process outside the group still holds the pipes.
-		outR.Close()
-		errR.Close()
+		closeAll(files)
 		<-drained
 	}
-
-	ex := exit{err: waitErr, code: -1}
-	if cmd.ProcessState == nil {
-		return ex, nil
-	}
-	ex.code = cmd.ProcessState.ExitCode()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		ex.code = 128 + int(ws.Signal())
-		ex.killed = ws.Signal() == syscall.SIGKILL
-	}
-	return ex, nil
 }
 
 // readLines calls onLine for each line read from f (a line longer than
@@ -176,5 +204,36 @@ func waitExited(pid int) {
 		if errno != syscall.EINTR {
 			return
 		}
+	}
+}
+
+// reopenAll opens each pipe read end again, as a new open file description:
+// os.StartProcess puts the files it passes into blocking mode, and a dup
+// would share that mode with our own ends, whose reads must stay
+// interruptible by Close.
+func reopenAll(files ...*os.File) ([]*os.File, error) {
+	var out []*os.File
+	for _, f := range files {
+		rc, err := f.SyscallConn()
+		if err != nil {
+			closeAll(out)
+			return nil, fmt.Errorf("reopen pipe: %w", err)
+		}
+		var fd int
+		var openErr error
+		if err := rc.Control(func(s uintptr) {
+			fd, openErr = syscall.Open("/proc/self/fd/"+strconv.Itoa(int(s)), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		}); err != nil || openErr != nil {
+			closeAll(out)
+			return nil, fmt.Errorf("reopen pipe: %w", errors.Join(err, openErr))
+		}
+		out = append(out, os.NewFile(uintptr(fd), f.Name()))
+	}
+	return out, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
 	}
 }

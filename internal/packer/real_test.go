@@ -2,42 +2,20 @@ package packer
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"templated/internal/packertest"
 )
 
-// realPacker finds the Packer that `make tools` builds (.tools/bin/packer at
-// the repository root), else one on PATH. Without one the test is skipped,
-// unless TEMPLATED_REQUIRE_PACKER=1 (make test), which makes it fail.
+// realPacker is the real Packer (see packertest.Find).
 func realPacker(t *testing.T) string {
 	t.Helper()
-	if dir, err := os.Getwd(); err == nil {
-		for ; ; dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				p := filepath.Join(dir, ".tools", "bin", "packer")
-				if _, err := os.Stat(p); err == nil {
-					return p
-				}
-				break
-			}
-			if dir == filepath.Dir(dir) {
-				break
-			}
-		}
-	}
-	if p, err := exec.LookPath("packer"); err == nil {
-		return p
-	}
-	if os.Getenv("TEMPLATED_REQUIRE_PACKER") == "1" {
-		t.Fatal("packer not found (.tools/bin/packer or PATH) and TEMPLATED_REQUIRE_PACKER=1; run make tools")
-	}
-	t.Skip("packer not found; run make tools")
-	return ""
+	return packertest.Find(t).Bin
 }
 
 // nullTemplate is a build with Packer's built-in null builder: no cluster

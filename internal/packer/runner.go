@@ -42,6 +42,10 @@ type Runner struct {
 	// variables in baseEnvAllow are copied from templated's environment;
 	// nothing else leaks through.
 	Env []string
+	// PIDDir, when set, records each running Packer (dir/<pid>.pid), so
+	// that a templated started after this one died can wait for its
+	// orphans with ReapOrphans before it reuses their staging VMIDs.
+	PIDDir string
 
 	// drainTimeout bounds the wait for the output pipes to close after the
 	// process group is gone (a process that left the group may hold them);
