@@ -405,15 +405,6 @@ func TestApplyE2E(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t, true, pvesim.Options{})
 	templates := allTemplates
-	if os.Getenv("TEMPLATED_E2E_WINDOWS") == "" {
-		// TODO(windows): tpl-win2022's ISO build fails against the simulator:
-		// Packer's POST /nodes/pve1/qemu (create VM) gets `400 unable to parse
-		// multipart body: multipart: NextPart: EOF` (the simulator does not
-		// yet accept the multipart form the plugin sends when it uploads the
-		// answer ISO). Set TEMPLATED_E2E_WINDOWS=1 to include it once fixed.
-		templates = linuxTemplates
-		e.keepTemplates(nil, templates...)
-	}
 	e.initLedger()
 	secret := e.sim.TokenSecret()
 
@@ -618,4 +609,92 @@ func TestAdoptE2E(t *testing.T) {
 		t.Errorf("rollback did not restore the hand-made template: %+v", s)
 	}
 	e.ledgerVerifies()
+}
+
+// seedPrevious puts a previous version of t at vmid, as a rebuild would
+// have kept it, built at builtAt as build buildID.
+func (e *e2e) seedPrevious(t state.Template, vmid int, buildID string, builtAt time.Time) {
+	e.t.Helper()
+	s := state.Stamp{Template: t.Name, Release: "0.9.0", InputsHash: "00000000000000000000000000000000000000000000000000000000000000aa",
+		BuiltAt: builtAt.UTC().Truncate(time.Second), BuildID: buildID, Role: state.RolePrevious}
+	name := t.Name + "-prev-" + strconv.Itoa(vmid)
+	if err := e.sim.Cluster().AddGuest(pvesim.GuestSpec{VMID: vmid, Node: "pve1", Name: name, Template: true,
+		Tags: strings.Join(s.Tags(), ";"), Description: s.Description(),
+		Config: map[string]string{"cores": "2", "sockets": "1", "memory": "2048", "agent": "1", "ostype": "l26",
+			"scsi0": "local-lvm:base-" + strconv.Itoa(vmid) + "-disk-0,size=20G", "ide2": "local-lvm:vm-" + strconv.Itoa(vmid) + "-cloudinit,media=cdrom"}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestRollbackE2E covers rollback's refusals and a rollback undone by a
+// second one, on seeded versions (no build, so the stub Packer serves).
+// TestApplyE2E rolls back a version a real rebuild kept.
+func TestRollbackE2E(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, false, pvesim.Options{})
+	e.keepTemplates(nil, "tpl-ubuntu-22.04", "tpl-rocky-9")
+	e.initLedger()
+	d := e.desired()
+	ubuntu, _ := d.Template("tpl-ubuntu-22.04")
+	rocky, _ := d.Template("tpl-rocky-9")
+	e.seedBuilt(d, ubuntu, recently(), "")
+	e.seedBuilt(d, rocky, recently(), "")
+
+	// Nothing to roll back to.
+	if r := e.run("rollback", "tpl-rocky-9"); r.code != 1 || !strings.Contains(r.stderr, "no previous version") {
+		t.Fatalf("rollback without a previous version:\n%s", r)
+	}
+	if r := e.run("rollback", "tpl-nope-1"); r.code == 0 {
+		t.Fatalf("rollback of an unknown template succeeded:\n%s", r)
+	}
+
+	// Two previous versions: the newest is restored.
+	e.seedPrevious(ubuntu, 9950, "older", time.Now().Add(-72*time.Hour))
+	e.seedPrevious(ubuntu, 9951, "newer", time.Now().Add(-24*time.Hour))
+	// A linked clone of the current template: replacing it would break it.
+	if err := e.sim.Cluster().AddLinkedClone(9000, 150, "app-1"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("rollback", "tpl-ubuntu-22.04"); r.code != 1 || !strings.Contains(r.stderr, "linked clones") {
+		t.Fatalf("rollback over linked clones:\n%s", r)
+	}
+	if s := e.template("tpl-ubuntu-22.04"); s.BuildID != "seed" {
+		t.Fatalf("a refused rollback changed 9000: %+v", s)
+	}
+	// Refused before anything was touched: nothing is left for a later run
+	// to carry out.
+	if op, ok := e.op("tpl-ubuntu-22.04"); ok {
+		t.Fatalf("a refused rollback left a journal entry: %+v", op)
+	}
+	if err := e.sim.Cluster().RemoveGuest(150); err != nil {
+		t.Fatal(err)
+	}
+
+	if r := e.run("rollback", "tpl-ubuntu-22.04"); r.code != 0 {
+		t.Fatalf("rollback:\n%s", r)
+	}
+	if s := e.template("tpl-ubuntu-22.04"); s.BuildID != "newer" {
+		t.Fatalf("9000 holds %s, want the newest previous version", s.BuildID)
+	}
+	e.settled("tpl-ubuntu-22.04", "tpl-rocky-9")
+	pl, _ := e.planJSON()
+	expect(t, pl, map[string][2]string{"tpl-ubuntu-22.04": {"blocked", plan.ReasonHeld}})
+
+	// The rolled-back build was kept: a second rollback undoes the first.
+	if r := e.run("rollback", "tpl-ubuntu-22.04"); r.code != 0 {
+		t.Fatalf("second rollback:\n%s", r)
+	}
+	if s := e.template("tpl-ubuntu-22.04"); s.BuildID != "seed" {
+		t.Fatalf("the second rollback put %s at 9000, want the build the first one replaced", s.BuildID)
+	}
+	if r := e.run("resume", "tpl-ubuntu-22.04"); r.code != 0 {
+		t.Fatalf("resume:\n%s", r)
+	}
+	if r := e.run("resume", "tpl-ubuntu-22.04"); r.code != 1 || !strings.Contains(r.stderr, "neither held nor suspended") {
+		t.Fatalf("resume of a template not held:\n%s", r)
+	}
+	if code := e.planExit(); code != 0 {
+		t.Fatalf("plan after resume: exit %d", code)
+	}
+	e.settled("tpl-ubuntu-22.04", "tpl-rocky-9")
 }

@@ -52,6 +52,8 @@ type swapFault struct {
 	replaced bool
 	// output the run prints (stdout).
 	output string
+	// neverEmpty: the reserved VMID must never have been vacant.
+	neverEmpty bool
 }
 
 func TestApplyFaultsE2E(t *testing.T) {
@@ -74,7 +76,8 @@ func TestApplyFaultsE2E(t *testing.T) {
 		faults: func(int) []pvesim.Fault {
 			return []pvesim.Fault{{Method: "DELETE", Path: "/nodes/*/qemu/*", VMID: vmid, TaskExit: "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout"}}
 		},
-		output: "VMID 9000 still holds",
+		output:     "VMID 9000 still holds",
+		neverEmpty: true,
 	}, {
 		name: "500 once while placing (retried)",
 		faults: func(stg int) []pvesim.Fault {
@@ -119,8 +122,37 @@ func TestApplyFaultsE2E(t *testing.T) {
 			if hits := e.faultHits(); hits == 0 {
 				t.Fatal("the fault never fired")
 			}
+			if c.neverEmpty {
+				e.neverEmptied(vmid)
+			}
 		})
 	}
+
+	t.Run("template task fails at the reserved VMID until the fault is lifted", func(t *testing.T) {
+		t.Parallel()
+		e, old := staleWorld(t, pvesim.Options{})
+		p := e.start("apply", "--auto-approve")
+		e.waitOp(p, faultTemplate, atStep(state.StepVerifying))
+		id := e.fault(pvesim.Fault{Method: "POST", Path: "/nodes/*/qemu/*/template", VMID: vmid, TaskExit: "can't convert VM to template: disk busy"})
+		r := p.wait(t)
+		if r.code != 1 || !strings.Contains(r.stdout, "kept for the next run") {
+			t.Fatalf("apply with a persistent fault at 9000:\n%s", r)
+		}
+		// Neither the new build nor the kept copy could become a template at
+		// 9000: the journal and the staged build stay for the next run.
+		if op, ok := e.op(faultTemplate); !ok || op.Previous == 0 {
+			t.Fatalf("the journal should keep the unfinished swap: %+v", op)
+		}
+		if len(e.inRange(e.desired().VMIDs.Staging)) != 1 {
+			t.Fatal("the staged build should be kept")
+		}
+		e.ledgerVerifies()
+		e.sim.Faults().Remove(id)
+		e.rerunConverges()
+		if prev := e.previousOf(faultTemplate); len(prev) != 1 || stampOf(prev[0]).BuildID != old.BuildID {
+			t.Errorf("the old template should be the one previous version: %+v", prev)
+		}
+	})
 
 	t.Run("Packer exits non-zero: base clone task fails", func(t *testing.T) {
 		t.Parallel()
@@ -135,6 +167,7 @@ func TestApplyFaultsE2E(t *testing.T) {
 		if s := e.template(faultTemplate); s.BuildID != old.BuildID {
 			t.Fatalf("a failed build replaced the template")
 		}
+		e.neverEmptied(vmid)
 		e.failureEvidence("storage 'local-lvm' is full")
 	})
 
@@ -155,6 +188,7 @@ func TestApplyFaultsE2E(t *testing.T) {
 		if s := e.template(faultTemplate); s.BuildID != old.BuildID {
 			t.Fatalf("a timed-out build replaced the template")
 		}
+		e.neverEmptied(vmid)
 		e.failureEvidence("")
 	})
 
@@ -187,19 +221,36 @@ func TestApplyFaultsE2E(t *testing.T) {
 		if s := e.template(faultTemplate); s.BuildID != old.BuildID {
 			t.Fatalf("9000 changed although the build failed")
 		}
+		e.neverEmptied(vmid)
 		// A new token (the fault lifted): the next run removes what the
 		// revoked one could not, then builds and converges.
 		e.sim.Faults().Remove(revoked)
-		r = e.apply(0)
-		if !strings.Contains(r.stdout, "Recovering 1 interrupted operation") {
-			t.Errorf("the rerun did not finish the clean-up from the journal:\n%s", r.stdout)
-		}
-		if code := e.planExit(); code != 0 {
-			t.Fatalf("plan after the rerun: exit %d", code)
-		}
-		e.settled(faultTemplate)
+		r = e.rerunConverges()
 		assertNoSecret(t, e.sim.TokenSecret(), r, e.evidenceDir(), e.stateDir())
 	})
+}
+
+// rerunConverges reruns apply after an interrupted or failed one: it must
+// recover the journal's operation, succeed, and leave nothing to do.
+func (e *e2e) rerunConverges() result {
+	e.t.Helper()
+	r := e.apply(0)
+	if !strings.Contains(r.stdout, "Recovering 1 interrupted operation") {
+		e.t.Errorf("the rerun did not recover from the journal:\n%s", r.stdout)
+	}
+	if code := e.planExit(); code != 0 {
+		e.t.Fatalf("plan after the rerun: exit %d", code)
+	}
+	e.settled(faultTemplate)
+	return r
+}
+
+// neverEmptied asserts that the simulator never saw vmid without a guest.
+func (e *e2e) neverEmptied(vmid int) {
+	e.t.Helper()
+	if v := e.sim.Cluster().Vacancies(vmid); len(v) > 0 {
+		e.t.Errorf("VMID %d stood empty %d time(s), first for %s", vmid, len(v), v[0].Duration())
+	}
 }
 
 // faultHits sums the hits of every fault.
@@ -277,6 +328,9 @@ func TestApplyKillE2E(t *testing.T) {
 			if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
+			if !taskRunning(e.sim) {
+				t.Errorf("no PVE task was running when templated was killed at %s", step)
+			}
 			r := p.wait(t)
 			if r.code != -1 || strings.Contains(r.stdout, "Apply:") {
 				t.Fatalf("templated was not killed mid-run:\n%s", r)
@@ -285,14 +339,7 @@ func TestApplyKillE2E(t *testing.T) {
 				t.Fatalf("the journal does not show the interrupted step %s: %+v", step, j)
 			}
 
-			r = e.apply(0)
-			if !strings.Contains(r.stdout, "Recovering 1 interrupted operation") {
-				t.Errorf("the rerun did not recover from the journal:\n%s", r.stdout)
-			}
-			if code := e.planExit(); code != 0 {
-				t.Fatalf("plan after the rerun: exit %d", code)
-			}
-			e.settled(faultTemplate)
+			e.rerunConverges()
 			// The staged build was intact, so the swap was finished.
 			if s := e.template(faultTemplate); s.BuildID != op.BuildID {
 				t.Errorf("9000 holds build %s, want the interrupted build %s (old %s)", s.BuildID, op.BuildID, old.BuildID)
@@ -305,4 +352,14 @@ func TestApplyKillE2E(t *testing.T) {
 			}
 		})
 	}
+}
+
+// taskRunning reports whether a simulated PVE task is still running.
+func taskRunning(srv *pvesim.Server) bool {
+	for _, tk := range srv.Cluster().Tasks() {
+		if tk.Status == "running" {
+			return true
+		}
+	}
+	return false
 }

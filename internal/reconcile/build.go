@@ -122,6 +122,17 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 	res.SwapWindow = window
 	rec.SwapWindow = window
 	if err != nil {
+		if e.emptied(ctx, t) {
+			// Restoring failed too: keep the journal and the staged build,
+			// so that the next run finishes or rolls back the swap.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer cancel()
+			rec.Finished, rec.Result, rec.Step, rec.Error = e.now().UTC(), "failure", op.Step, err.Error()
+			if ferr := ev.Finish(cctx, rec, err); ferr != nil {
+				log.WithError(ferr).Error("record build failure")
+			}
+			return finish(op.Step, fmt.Errorf("%w (staging VM %d and the journal kept for the next run)", err, staging))
+		}
 		return fail(op.Step, err)
 	}
 	rec.Finished, rec.Result, rec.Step = e.now().UTC(), "success", state.StepCleanup

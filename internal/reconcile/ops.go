@@ -49,6 +49,11 @@ func (e *Executor) Rollback(ctx context.Context, d *state.Desired, name, inputsH
 	}
 	window, err := e.swap(ctx, &op, t, source.VMID, placed, start)
 	if err != nil {
+		if !e.emptied(ctx, t) {
+			// Refused or undone: nothing for a later run to finish (else
+			// its recovery would carry out the refused rollback).
+			_ = e.Journal.Done(name)
+		}
 		_ = e.Recorder.Event(ctx, Event{Kind: "rollback", Template: name, VMID: t.VMID, Result: "failure", Error: err.Error()})
 		return fmt.Errorf("rollback %s: %w", name, err)
 	}

@@ -130,3 +130,12 @@ func restored(ctx context.Context, e *Executor, t state.Template) bool {
 	g, ok, err := e.guest(ctx, t.VMID)
 	return err == nil && ok && g.Template && g.Lock == ""
 }
+
+// emptied reports whether a failed swap left t's reserved VMID without a
+// usable template (or could not tell), so that its journal entry must stay
+// for the next run. It outlives a cancelled ctx.
+func (e *Executor) emptied(ctx context.Context, t state.Template) bool {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	return !restored(cctx, e, t)
+}
