@@ -37,6 +37,7 @@ type common struct {
 	packerBin string
 	logFormat string
 	logLevel  string
+	killGrace time.Duration
 
 	log logrus.FieldLogger
 }
@@ -48,6 +49,7 @@ func (c *common) register(fs *flag.FlagSet, env *cmdEnv) {
 	fs.StringVar(&c.stateDir, "state-dir", orDefault(env.Getenv("TEMPLATED_STATE_DIR"), defaultState), "journal, holds and lock `dir`")
 	fs.StringVar(&c.evidence, "evidence-dir", orDefault(env.Getenv("TEMPLATED_EVIDENCE_DIR"), defaultEvidence), "evidence and ledger `dir`")
 	fs.StringVar(&c.packerBin, "packer", orDefault(env.Getenv("TEMPLATED_PACKER"), "packer"), "Packer `binary` (PACKER_PLUGIN_PATH is passed through)")
+	fs.DurationVar(&c.killGrace, "packer-kill-grace", packer.DefaultKillGrace, "how long Packer may clean up after SIGINT (a stop or a build timeout) before it is killed")
 	fs.StringVar(&c.logFormat, "log-format", orDefault(env.Getenv("TEMPLATED_LOG_FORMAT"), "text"), "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", orDefault(env.Getenv("TEMPLATED_LOG_LEVEL"), "info"), "log level: debug, info, warn, error")
 }
@@ -125,7 +127,7 @@ func (c *common) runner() (*packer.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &packer.Runner{Packer: c.packerBin, Log: log, PIDDir: c.packerPIDDir()}, nil
+	return &packer.Runner{Packer: c.packerBin, Log: log, PIDDir: c.packerPIDDir(), KillGrace: c.killGrace}, nil
 }
 
 // packerPIDDir records the running Packer processes (see packer.ReapOrphans).
@@ -135,7 +137,7 @@ func (c *common) packerPIDDir() string { return filepath.Join(c.stateDir, "packe
 // cleaning up, so that their staging VMIDs are free before recovery and
 // new builds use them.
 func (c *common) reapOrphans(ctx context.Context) error {
-	n, err := packer.ReapOrphans(ctx, c.packerPIDDir(), packer.DefaultKillGrace)
+	n, err := packer.ReapOrphans(ctx, c.packerPIDDir(), c.killGrace)
 	if n > 0 {
 		log, _ := c.logger()
 		log.WithField("count", n).Warn("waited for Packer processes left by an interrupted templated")

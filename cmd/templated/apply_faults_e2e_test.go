@@ -173,14 +173,14 @@ func TestApplyFaultsE2E(t *testing.T) {
 
 	t.Run("Packer hangs past build_timeout", func(t *testing.T) {
 		t.Parallel()
-		e, old := staleWorld(t, pvesim.Options{}, "build_timeout: 30s")
+		e, old := staleWorld(t, pvesim.Options{}, "build_timeout: 20s")
 		// Packer waits for a start task that never ends. The staging VM is
 		// not locked by it, so templated can remove it once Packer is gone.
 		e.fault(pvesim.Fault{Method: "POST", Path: "/nodes/*/qemu/*/status/start", TaskHang: true})
-		r := e.apply(1)
+		r := e.apply(1, "--packer-kill-grace", "5s")
 		// SIGINT at the timeout (Packer says it cancels), SIGKILL after the
 		// grace period, since its plugin waits on for the task.
-		if !strings.Contains(r.stdout, "failed at building") || !strings.Contains(r.stdout, "timed out after 30s") ||
+		if !strings.Contains(r.stdout, "failed at building") || !strings.Contains(r.stdout, "timed out after 20s") ||
 			!strings.Contains(r.stdout, "Cancelling build after receiving interrupt") || !strings.Contains(r.stdout, "killed after the grace period") {
 			t.Errorf("Packer should have been interrupted, then killed, at the timeout:\n%s", r.stdout)
 		}

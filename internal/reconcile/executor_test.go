@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -457,6 +458,11 @@ func TestAdoptThenRebuild(t *testing.T) {
 	h.assertClean(t)
 	if n := h.previousCount(t, "tpl-ubuntu-22.04"); n != 1 {
 		t.Fatalf("the hand-built template was not kept as the previous version (%d)", n)
+	}
+	prevs, _ := h.e.previousVersions(context.Background(), h.d.Templates[0])
+	kept, _ := h.c.VM(prevs[0].VMID)
+	if !slices.Contains(kept.Tags, "golden") || !strings.Contains(kept.Description, "built by hand by carol") {
+		t.Fatalf("the kept hand-built template lost its tags or description: %v %q", kept.Tags, kept.Description)
 	}
 }
 

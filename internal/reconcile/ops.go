@@ -132,7 +132,7 @@ func (e *Executor) Adopt(ctx context.Context, d *state.Desired, name string) err
 		BuildID: "adopted-" + e.newBuildID(), Role: state.RoleTemplate}
 	desc := s.Description()
 	if cfg.Description != "" {
-		desc += "\n\nDescription before adoption:\n" + cfg.Description
+		desc = state.WithNotes(desc, "Description before adoption:\n"+cfg.Description)
 	}
 	if len(desc) > 8000 {
 		desc = desc[:8000]

@@ -40,7 +40,9 @@ func (e *Executor) swap(ctx context.Context, op *state.Op, t state.Template, sou
 		if err := e.keepPrevious(ctx, op, t); err != nil {
 			return 0, fmt.Errorf("keep current template: %w", err)
 		}
-		e.progress(t.Name, op.Step, start, "current template kept at VMID %d", op.Previous)
+		if op.Previous != 0 {
+			e.progress(t.Name, op.Step, start, "current template kept at VMID %d", op.Previous)
+		}
 	}
 	if stepOrder[op.Step] <= stepOrder[state.StepDeleteCurrent] {
 		if err := e.setStep(op, state.StepDeleteCurrent); err != nil {
@@ -134,8 +136,11 @@ func (e *Executor) keepPrevious(ctx context.Context, op *state.Op, t state.Templ
 	if err := e.retry(ctx, "convert copy", func() error { return e.Cluster.ConvertToTemplate(ctx, t.Node, op.Previous) }); err != nil {
 		return err
 	}
+	// The copy keeps people's own tags and notes (an adopted template's
+	// original description among them).
+	desc := state.WithNotes(stamp.Description(), state.DescriptionNotes(cfg.Description))
 	return e.retry(ctx, "stamp copy", func() error {
-		return e.Cluster.SetMeta(ctx, t.Node, op.Previous, stamp.Description(), stamp.Tags())
+		return e.Cluster.SetMeta(ctx, t.Node, op.Previous, desc, stamp.Tags(state.ForeignTags(cur.Tags)...))
 	})
 }
 

@@ -178,6 +178,41 @@ func StampFromDescription(desc string) (s Stamp, ok bool) {
 	return s, true
 }
 
+// ForeignTags returns the tags that are not part of templated's stamp
+// (people's own tags, such as "golden"), which copies should keep.
+func ForeignTags(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		switch {
+		case t == TagOwner, t == TagStaging, t == TagPrevious,
+			strings.HasPrefix(t, tagRelease), strings.HasPrefix(t, tagInputs), strings.HasPrefix(t, tagBuilt):
+		default:
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// DescriptionNotes returns what a stamped description holds after the
+// stamp block (the first blank line ends it): notes people or `templated
+// adopt` added, which copies should keep. It is "" for a description
+// without a stamp.
+func DescriptionNotes(desc string) string {
+	if _, ok := StampFromDescription(desc); !ok {
+		return ""
+	}
+	_, notes, _ := strings.Cut(strings.ReplaceAll(desc, "\r\n", "\n"), "\n\n")
+	return strings.TrimSpace(notes)
+}
+
+// WithNotes appends notes to a stamp description after a blank line.
+func WithNotes(desc, notes string) string {
+	if notes == "" {
+		return desc
+	}
+	return desc + "\n\n" + notes
+}
+
 // SameInputs reports whether the inputs hash a stamp carries (full, or the
 // tag's prefix) is the hash full.
 func SameInputs(stamped, full string) bool {

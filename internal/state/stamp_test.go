@@ -55,3 +55,21 @@ func TestNormalizeTags(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+func TestForeignTagsAndNotes(t *testing.T) {
+	s := Stamp{Template: "tpl-a", Release: "1.0.0", InputsHash: "abcdef0123456789", BuiltAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Role: RolePrevious}
+	tags := s.Tags("golden", "ubuntu")
+	if got := ForeignTags(tags); !reflect.DeepEqual(got, []string{"golden", "ubuntu"}) {
+		t.Fatalf("foreign tags = %v", got)
+	}
+	desc := WithNotes(s.Description(), "Description before adoption:\nhand-built by carol")
+	if got := DescriptionNotes(desc); got != "Description before adoption:\nhand-built by carol" {
+		t.Fatalf("notes = %q", got)
+	}
+	if back, ok := StampFromDescription(desc); !ok || back.Release != "1.0.0" {
+		t.Fatalf("notes broke the stamp: %+v %v", back, ok)
+	}
+	if DescriptionNotes("hand-written\n\nmore") != "" || DescriptionNotes(s.Description()) != "" {
+		t.Fatal("notes found where there are none")
+	}
+}
