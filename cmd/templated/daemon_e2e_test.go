@@ -400,7 +400,6 @@ func leftovers(marker string) int {
 	return n
 }
 
-
 // --- tests -----------------------------------------------------------------
 
 // TestDaemonE2EChanges: one rebuild per change (rename, in-place write,
