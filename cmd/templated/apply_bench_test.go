@@ -12,12 +12,8 @@ package main
 // a time.
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,53 +23,21 @@ import (
 	"templated/internal/pvesim"
 )
 
-// benchWorld is a repository copy, a simulator and directories, like
-// newE2E's world (which needs a *testing.T).
+// benchWorld is an e2e world whose simulator ends tasks at their first
+// poll, with its ledger initialised and its own desired file.
 type benchWorld struct {
-	b    *testing.B
-	repo string
-	env  []string
-	sim  *pvesim.Server
+	*e2e
+	b *testing.B
 }
 
 func newBenchWorld(b *testing.B, desired string) *benchWorld {
 	b.Helper()
-	root := repoRoot(b)
-	packerDir := filepath.Join(root, ".tools", "bin")
-	if _, err := os.Stat(filepath.Join(packerDir, "packer")); err != nil {
-		b.Skip("real Packer not built (make tools)")
-	}
-	w := &benchWorld{b: b, repo: b.TempDir()}
-	dir := b.TempDir()
-	for _, d := range []string{"desired", "packer"} {
-		if err := os.CopyFS(filepath.Join(w.repo, d), os.DirFS(filepath.Join(root, d))); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(w.repo, "desired", "templates.yaml"), []byte(desired), 0o644); err != nil {
+	e := newE2E(b, true, pvesim.Options{TaskDuration: -1}) // tasks end at the first poll
+	if err := os.WriteFile(filepath.Join(e.repo, "desired", "templates.yaml"), []byte(desired), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	srv, err := pvesim.Start(pvesim.Options{TaskDuration: -1}) // tasks end at the first poll
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
-	w.sim = srv
-	env := fmt.Sprintf("PROXMOX_URL=%s\nPROXMOX_TOKEN_ID=%s\nPROXMOX_TOKEN_SECRET=%s\nPROXMOX_NODE=pve1\nPROXMOX_CA_FILE=%s\n",
-		srv.URL(), srv.TokenID(), srv.TokenSecret(), srv.CAFile())
-	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	w.env = []string{
-		"PATH=" + packerDir + ":" + os.Getenv("PATH"), "HOME=" + dir, "NO_COLOR=1", "CHECKPOINT_DISABLE=1",
-		"TEMPLATED_ENV_FILE=" + filepath.Join(dir, ".env"),
-		"TEMPLATED_STATE_DIR=" + filepath.Join(dir, "state"),
-		"TEMPLATED_EVIDENCE_DIR=" + filepath.Join(dir, "evidence"),
-		"TEMPLATED_LEDGER_KEY=" + filepath.Join(dir, "keys", "ledger.key"),
-		"TEMPLATED_COMMUNICATOR=none",
-		"PACKER_PLUGIN_PATH=" + filepath.Join(root, ".tools", "plugins"),
-	}
-	w.run(0, "ledger", "init", "--dir", filepath.Join(dir, "evidence"), "--key", filepath.Join(dir, "keys", "ledger.key"))
+	w := &benchWorld{e2e: e, b: b}
+	w.run(0, "ledger", "init", "--dir", filepath.Join(e.dir, "evidence"), "--key", filepath.Join(e.dir, "keys", "ledger.key"))
 	return w
 }
 
@@ -81,22 +45,9 @@ func newBenchWorld(b *testing.B, desired string) *benchWorld {
 // wall time.
 func (w *benchWorld) run(want int, args ...string) (result, time.Duration) {
 	w.b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir, cmd.Env = w.repo, w.env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	r := w.e2e.run(args...)
 	wall := time.Since(start)
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		w.b.Fatal(err)
-	}
 	if r.code != want {
 		w.b.Fatalf("templated %v: exit %d, want %d:\n%s", args, r.code, want, r)
 	}

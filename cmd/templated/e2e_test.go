@@ -55,7 +55,7 @@ func repoRoot(t testing.TB) string {
 
 // e2e is one test's world: a repository copy, a simulator, directories.
 type e2e struct {
-	t       *testing.T
+	t       testing.TB
 	repo    string // holds desired/ and packer/
 	dir     string // state, evidence, keys, env file
 	sim     *pvesim.Server
@@ -67,7 +67,7 @@ type e2e struct {
 // writes the .env file. realPacker selects the real Packer from .tools
 // (needed by apply); otherwise a stub that only answers `packer version`
 // (all plan needs, for the inputs hash).
-func newE2E(t *testing.T, realPacker bool, opts pvesim.Options) *e2e {
+func newE2E(t testing.TB, realPacker bool, opts pvesim.Options) *e2e {
 	t.Helper()
 	e := &e2e{t: t, repo: t.TempDir(), dir: t.TempDir()}
 	for _, d := range []string{"desired", "packer"} {
@@ -230,7 +230,7 @@ func (e *e2e) writes() []string {
 }
 
 // files lists every regular file under dir (relative paths).
-func files(t *testing.T, dir string) []string {
+func files(t testing.TB, dir string) []string {
 	var out []string
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
