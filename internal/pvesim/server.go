@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"templated/internal/state"
 )
 
 // Options configure a simulator. The zero value is a usable default.
@@ -257,7 +259,7 @@ func (s *Server) writeCA() error {
 		s.tmpDir = dir
 		path = filepath.Join(dir, "pve-root-ca.pem")
 	}
-	if err := writeFileAtomic(path, s.caPEM, 0o644); err != nil {
+	if err := state.WriteFileAtomic(path, s.caPEM, 0o644); err != nil {
 		return fmt.Errorf("write ca file: %w", err)
 	}
 	s.caFile = path

@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -38,24 +37,8 @@ func defaultTemplates() []state.Template {
 	}
 }
 
-// repoRoot walks up from the test's directory to the directory with go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+// repoRoot is the repository the test runs in.
+func repoRoot(t testing.TB) string { return packertest.RepoRoot(t) }
 
 // workspaceRoot is the repository's packer/ directory.
 func workspaceRoot(t testing.TB) string { return filepath.Join(repoRoot(t), "packer") }
