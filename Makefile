@@ -29,8 +29,8 @@ tools: ## build Packer v1.11.2 and packer-plugin-proxmox v1.1.1 into .tools/ (re
 test: tools ## the full test suite: unit, race, real Packer, workspace validation, fuzz smoke
 	@echo "==> go vet"
 	$(GO) vet ./...
-	@echo "==> go test -race (real Packer required)"
-	TEMPLATED_REQUIRE_PACKER=1 $(GO) test -race -count=1 -timeout 20m ./...
+	@echo "==> go test -race (real Packer and systemd-analyze required)"
+	TEMPLATED_REQUIRE_PACKER=1 TEMPLATED_REQUIRE_SYSTEMD=1 $(GO) test -race -count=1 -timeout 20m ./...
 	@echo "==> packer workspace validation"
 	$(MAKE) -C packer validate
 	@echo "==> fuzz smoke"
