@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"templated/internal/state"
 )
 
 var tplA = testTemplate{Name: "tpl-a", VMID: 9000, Cores: 2}
@@ -688,5 +690,44 @@ func TestRunFailureWithoutUnreachableDoesNotRetry(t *testing.T) {
 			t.Fatalf("status = %q", got)
 		}
 		h.stop()
+	})
+}
+
+func TestDesiredLoaderPanicIsARejection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(o *Options) {
+			o.Load = func(path string) (*state.Desired, error) {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return nil, err
+				}
+				if strings.Contains(string(data), "PANIC") {
+					panic("parser bug")
+				}
+				return loadTestDesired(path)
+			}
+		}, tplA)
+		h.start()
+		synctest.Wait()
+		good := h.d.Desired()
+		if err := os.WriteFile(h.path, []byte("PANIC"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.change()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if h.d.Desired() != good {
+			t.Fatal("desired state replaced by a file whose parse panicked")
+		}
+		rej, _, _ := h.ledger.snapshot()
+		if len(rej) != 1 {
+			t.Fatalf("rejections recorded = %v, want 1", rej)
+		}
+		if r := h.d.Status().Desired.Rejected; r == nil || !strings.Contains(r.Error, "parser panicked: parser bug") {
+			t.Fatalf("status rejection = %+v", r)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
 	})
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ func (d *Daemon) reloadDesired(ctx context.Context, force bool) (rejected bool) 
 		d.clearRejected()
 		return false
 	}
-	des, err := d.opts.Load(path)
+	des, err := d.load(path)
 	if err != nil {
 		d.met.reloads.WithLabelValues(resultFailure).Inc()
 		if d.rejectedBefore(sum, err) {
@@ -52,6 +53,21 @@ func (d *Daemon) reloadDesired(ctx context.Context, force bool) (rejected bool) 
 	}
 	d.install(des, sum)
 	return false
+}
+
+// load calls Options.Load; a panic while parsing a bad file is a
+// rejection like any other error, never the end of the daemon.
+func (d *Daemon) load(path string) (des *state.Desired, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			des, err = nil, fmt.Errorf("load %s: parser panicked: %v", path, p)
+		}
+	}()
+	des, err = d.opts.Load(path)
+	if err == nil && des == nil {
+		err = fmt.Errorf("load %s: no desired state", path)
+	}
+	return des, err
 }
 
 // install puts des in force.

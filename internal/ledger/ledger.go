@@ -240,6 +240,12 @@ func (l *Ledger) load(a *analysis) error {
 	if err != nil {
 		return fmt.Errorf("open entries: %w", err)
 	}
+	// A newly created entries file must survive a crash before the first
+	// checkpoint names it: make its directory entry durable now.
+	if err := syncDir(l.path()); err != nil {
+		f.Close()
+		return err
+	}
 	l.f = f
 	l.n = int64(len(a.scan.lines))
 	l.store = a.scan.store

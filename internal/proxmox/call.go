@@ -185,8 +185,9 @@ func (c *Client) explain(kind error, answered, msg string) string {
 }
 
 func (c *Client) scrub(s string) string {
-	if c.secret == "" {
+	secret := c.cfg.TokenSecret.Reveal()
+	if secret == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, c.secret, "[redacted]")
+	return strings.ReplaceAll(s, secret, "[redacted]")
 }

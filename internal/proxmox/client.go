@@ -53,12 +53,11 @@ func (o Options) withDefaults() Options {
 // Client talks to one Proxmox VE cluster through proxmox-api-go. It
 // implements reconcile.Cluster. It is safe for concurrent use.
 type Client struct {
-	api    *pxapi.Client
-	cfg    Config
-	opts   Options
-	log    logrus.FieldLogger
-	tr     *transport
-	secret string
+	api  *pxapi.Client
+	cfg  Config
+	opts Options
+	log  logrus.FieldLogger
+	tr   *transport
 }
 
 // Stats counts what a Client sent and received.
@@ -111,8 +110,15 @@ func New(cfg Config, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("new proxmox client: %w", err)
 	}
 	api.SetAPIToken(tid, pxapi.ApiTokenSecret(cfg.TokenSecret.Reveal()))
-	return &Client{api: api, cfg: cfg, opts: opts, log: log, tr: tr, secret: cfg.TokenSecret.Reveal()}, nil
+	return &Client{api: api, cfg: cfg, opts: opts, log: log, tr: tr}, nil
 }
+
+// String names the cluster. It keeps fmt from printing the Client's fields,
+// the token secret among them (fmt cannot redact unexported fields).
+func (c *Client) String() string { return "proxmox client for " + c.cfg.URL }
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
 
 // Config returns the client's settings (print it: the secret is redacted).
 func (c *Client) Config() Config { return c.cfg }

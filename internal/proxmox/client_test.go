@@ -482,3 +482,16 @@ func TestSecretNeverInErrorsOrLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestClientFormattingHidesSecret(t *testing.T) {
+	const secret = "0f7c5b1e-6d2a-4c3b-9e8f-1a2b3c4d5e6f"
+	c, err := proxmox.New(proxmox.Config{URL: "https://127.0.0.1:8006", TokenID: "root@pam!t", TokenSecret: proxmox.Secret(secret)}, proxmox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%+v", c.Config())} {
+		if strings.Contains(s, secret) {
+			t.Fatalf("formatted client shows the secret: %s", s)
+		}
+	}
+}

@@ -81,7 +81,7 @@ func (c *Client) postUpload(ctx context.Context, path, filename string, r io.Rea
 	req.ContentLength = int64(head.Len()) + size + int64(len(tail))
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "PVEAPIToken="+c.cfg.TokenID+"="+c.secret)
+	req.Header.Set("Authorization", "PVEAPIToken="+c.cfg.TokenID+"="+c.cfg.TokenSecret.Reveal())
 	resp, err := (&http.Client{Transport: c.tr}).Do(req)
 	if err != nil {
 		return "", err
