@@ -168,7 +168,7 @@ func (c *common) inputs(ctx context.Context, d *state.Desired, r *packer.Runner)
 
 // holds reads the holds from the state directory without creating it.
 func (c *common) holds() (map[string]state.Hold, error) {
-	if _, err := os.Stat(filepath.Join(c.stateDir)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(c.stateDir); errors.Is(err, os.ErrNotExist) {
 		return map[string]state.Hold{}, nil
 	}
 	j, err := state.OpenJournal(c.stateDir)

@@ -224,8 +224,7 @@ func brief(s string, n int) string {
 
 // confirm asks on a terminal; without one it refuses.
 func confirm(env *cmdEnv) (bool, error) {
-	f, ok := env.Stdin.(*os.File)
-	if !ok || !isTerminalFile(f) {
+	if f, ok := env.Stdin.(*os.File); !ok || !isTerminal(f) {
 		return false, &usageError{msg: "standard input is not a terminal: pass -auto-approve to apply without confirmation"}
 	}
 	fmt.Fprint(env.Stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
@@ -234,11 +233,6 @@ func confirm(env *cmdEnv) (bool, error) {
 		return false, err
 	}
 	return strings.TrimSpace(line) == "yes", nil
-}
-
-func isTerminalFile(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // operator names who runs a command, for the ledger.

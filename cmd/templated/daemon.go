@@ -29,12 +29,17 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	interval := fs.Duration("interval", daemon.DefaultInterval, "safety-net reconcile `interval`")
 	debounce := fs.Duration("debounce", daemon.DefaultDebounce, "quiet time after a file change before reconciling")
 	failures := fs.Int("failure-limit", daemon.DefaultFailureLimit, "suspend a template after this many failed builds in a row")
+	retention := fs.String("evidence-retention", orDefault(env.Getenv("TEMPLATED_EVIDENCE_RETENTION"), "0"), "prune build evidence older than this after each run (e.g. 400d; 0 keeps everything); each prune is a ledger entry")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	log, err := a.logger()
 	if err != nil {
 		return err
+	}
+	keep, err := state.ParseDuration(*retention)
+	if err != nil || keep < 0 {
+		return &usageError{msg: fmt.Sprintf("-evidence-retention %q: want a duration such as 400d, or 0", *retention)}
 	}
 	// The daemon is the one writer for its lifetime: the state lock and
 	// the ledger stay held until it stops.
@@ -47,7 +52,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer unlock()
-	r := &daemonReconciler{a: &a, journal: j, log: log}
+	r := &daemonReconciler{a: &a, journal: j, log: log, retention: keep}
 	if err := r.reload(ctx); err != nil {
 		return err
 	}
@@ -79,9 +84,10 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 // the decision, build and swap. It holds the cluster connection and the
 // ledger, both re-read on SIGHUP.
 type daemonReconciler struct {
-	a       *actFlags
-	journal *state.Journal
-	log     logrus.FieldLogger
+	a         *actFlags
+	journal   *state.Journal
+	log       logrus.FieldLogger
+	retention time.Duration // prune evidence older than this after each run (0: never)
 
 	mu  sync.Mutex
 	cur *actorState
@@ -94,8 +100,10 @@ type actorState struct {
 	led     *ledger.Ledger
 }
 
-// reload (re)reads the connection settings and (re)opens the ledger. A
-// failure keeps what was in force.
+// reload (re)reads the connection settings and (re)opens the ledger. Bad
+// connection settings keep what was in force. The ledger must be closed
+// before it is reopened (it holds the writer lock); if reopening fails,
+// runs fail until a reload succeeds, so nothing is built unrecorded.
 func (r *daemonReconciler) reload(ctx context.Context) error {
 	cl, cfg, err := r.a.connect()
 	if err != nil {
@@ -176,8 +184,13 @@ func (r *daemonReconciler) Reconcile(ctx context.Context, req daemon.Request) (d
 	// Failed builds make the run a failure (logs, metrics); the daemon
 	// counts them per template from the outcome.
 	var failed []error
-	for _, r := range rep.Failed() {
-		failed = append(failed, fmt.Errorf("%s: %w", r.Template, r.Err))
+	for _, res := range rep.Failed() {
+		failed = append(failed, fmt.Errorf("%s: %w", res.Template, res.Err))
+	}
+	if r.retention > 0 {
+		if _, _, err := st.led.Prune(ctx, r.retention); err != nil {
+			failed = append(failed, fmt.Errorf("prune evidence: %w", err))
+		}
 	}
 	return outcome(p, rep, time.Now()), errors.Join(failed...)
 }

@@ -26,6 +26,7 @@ var ledgerSubcommands = []struct{ name, summary string }{
 	{"repair", "fix crash damage (torn last line, unsealed entry) and record it"},
 	{"proof", "print an inclusion proof (C2SP tlog-proof) for entry SEQ"},
 	{"check-proof", "check an inclusion proof offline with the public key"},
+	{"prune", "remove build evidence older than the retention (recorded as an entry)"},
 }
 
 func runLedger(ctx context.Context, env *cmdEnv, args []string) error {
@@ -41,7 +42,7 @@ func runLedger(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	sub := map[string]func(context.Context, *cmdEnv, []string) error{
 		"init": ledgerInit, "verify": ledgerVerify, "show": ledgerShow, "repair": ledgerRepair,
-		"proof": ledgerProof, "check-proof": ledgerCheckProof,
+		"proof": ledgerProof, "check-proof": ledgerCheckProof, "prune": ledgerPrune,
 	}[args[0]]
 	if sub == nil {
 		return &usageError{msg: fmt.Sprintf("ledger: unknown subcommand %q", args[0])}

@@ -83,11 +83,11 @@ func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconci
 	}
 	manifest, err := filepath.Abs(req.ManifestPath)
 	if err != nil {
-		return reconcile.BuildResult{}, err
+		return reconcile.BuildResult{}, fmt.Errorf("build %s: manifest path: %w", t.Name, err)
 	}
 	logPath, err := filepath.Abs(req.LogPath)
 	if err != nil {
-		return reconcile.BuildResult{}, err
+		return reconcile.BuildResult{}, fmt.Errorf("build %s: log path: %w", t.Name, err)
 	}
 	vars, err := workspace.BuildVars(t, workspace.Build{
 		VMID: req.StagingVMID, Name: req.StagingName, ID: req.BuildID, ManifestPath: manifest,

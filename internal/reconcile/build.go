@@ -135,8 +135,13 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 		}
 		return fail(op.Step, err)
 	}
+	// The template is in place: seal its evidence even if ctx ended just
+	// now, so the ledger never lacks the end of a build that was swapped in.
 	rec.Finished, rec.Result, rec.Step = e.now().UTC(), "success", state.StepCleanup
-	if err := ev.Finish(ctx, rec, nil); err != nil {
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	err = ev.Finish(fctx, rec, nil)
+	fcancel()
+	if err != nil {
 		log.WithError(err).Error("record build success")
 	}
 	if err := e.cleanup(ctx, &op, t, staging); err != nil {

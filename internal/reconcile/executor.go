@@ -153,17 +153,20 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 		wg.Add(1)
 		go func(a plan.Action, t state.Template) {
 			defer wg.Done()
+			// The node's slot first, then an overall one: a build waiting
+			// for its busy node must not hold an overall slot that a build
+			// for an idle node could use.
 			var res Result
 			select {
-			case overall <- struct{}{}:
+			case perNode[a.Node] <- struct{}{}:
 				select {
-				case perNode[a.Node] <- struct{}{}:
+				case overall <- struct{}{}:
 					res = e.buildAndSwap(ctx, d, t, a)
-					<-perNode[a.Node]
+					<-overall
 				case <-ctx.Done():
 					res = Result{Template: a.Template, Action: a.Kind, Err: ctx.Err()}
 				}
-				<-overall
+				<-perNode[a.Node]
 			case <-ctx.Done():
 				res = Result{Template: a.Template, Action: a.Kind, Err: ctx.Err()}
 			}

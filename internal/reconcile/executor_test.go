@@ -364,13 +364,7 @@ func TestApplySwapFaults(t *testing.T) {
 }
 
 func TestApplyParallelLimit(t *testing.T) {
-	var ts []state.Template
-	var names []string
-	for i := 0; i < 6; i++ {
-		n := fmt.Sprintf("tpl-ubuntu-%d.04", 20+i)
-		ts = append(ts, tmpl(n, 9000+i, "1.0.0"))
-		names = append(names, n)
-	}
+	ts, names := manyTemplates(6)
 	h := newHarness(t, ts...)
 	h.e.Parallel = 2
 	h.b.delay = 20 * time.Millisecond

@@ -96,7 +96,9 @@ func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op state.Op
 		record("success", fmt.Sprintf("interrupted swap finished: VMID %d holds build %s", op.VMID, placed.BuildID), nil)
 		return nil
 	}
-	if err := e.restore(ctx, &op, t, errors.New("interrupted swap")); err != nil && !restored(ctx, e, t) {
+	if err := e.restore(ctx, &op, t, errors.New("interrupted swap")); err != nil && !restored(ctx, e, t) && (op.HadCurrent || !e.vacant(ctx, t)) {
+		// A create whose VMID is empty again is back where its plan
+		// started: nothing to restore, the next plan creates it.
 		record("failure", "restoring after interrupted swap", err)
 		return err
 	}
@@ -129,6 +131,12 @@ func (e *Executor) sourceStamp(ctx context.Context, t state.Template, op state.O
 func restored(ctx context.Context, e *Executor, t state.Template) bool {
 	g, ok, err := e.guest(ctx, t.VMID)
 	return err == nil && ok && g.Template && g.Lock == ""
+}
+
+// vacant reports whether t's reserved VMID holds no guest at all.
+func (e *Executor) vacant(ctx context.Context, t state.Template) bool {
+	_, ok, err := e.guest(ctx, t.VMID)
+	return err == nil && !ok
 }
 
 // emptied reports whether a failed swap left t's reserved VMID without a

@@ -133,3 +133,31 @@ func TestCrashAtEveryWriteConverges(t *testing.T) {
 	}
 	t.Logf("crash points: %d writes × before/after = %d, recovered and converged: %d", writes, 2*writes, recovered)
 }
+
+// TestRecoverInterruptedCreateWithoutSource: a create interrupted while
+// placing, whose staging build has since vanished, must not wedge every
+// later run: the half-placed clone is removed and the journal closed.
+func TestRecoverInterruptedCreateWithoutSource(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.0.0"))
+	s := state.Stamp{Template: "tpl-ubuntu-22.04", Release: "1.0.0", InputsHash: inputsA, BuiltAt: now, Role: state.RoleStaging}
+	// The clone to 9000 was made (it carries the staging stamp) but not
+	// converted; the staging VM 9900 is gone.
+	if err := h.c.Add(proxmoxfake.VM{VMID: 9000, Node: "pve1", Name: "tpl-ubuntu-22.04", Tags: s.Tags(), Description: s.Description()}); err != nil {
+		t.Fatal(err)
+	}
+	op := state.Op{Kind: "build", Template: "tpl-ubuntu-22.04", BuildID: "b", Node: "pve1", VMID: 9000, Staging: 9900, Source: 9900, Step: state.StepPlaceNew}
+	if err := h.e.Journal.Put(op); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Recover(context.Background(), h.d); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	if _, ok := h.c.VM(9000); ok {
+		t.Fatal("the half-placed clone is still at 9000")
+	}
+	if f := h.apply(t, inputs("tpl-ubuntu-22.04")).Failed(); len(f) != 0 {
+		t.Fatalf("the next apply failed: %+v", f)
+	}
+	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.0.0")
+	h.assertClean(t)
+}

@@ -255,6 +255,17 @@ func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, 
 		return fmt.Errorf("%w; VMID %d still holds %q", cause, t.VMID, g.Name)
 	}
 	if op.Previous == 0 {
+		// A create: nothing stood there before. A half-placed clone of the
+		// staged build (t's name, staging tags) is ours to remove, so that
+		// the VMID is as the plan found it and the next run creates again.
+		if ok && g.Name == t.Name && g.HasTag(state.TagStaging) && !g.Template {
+			if err := e.waitUnlocked(cctx, t.VMID); err != nil {
+				return fmt.Errorf("%w; %v", cause, err)
+			}
+			if err := e.deleteGuest(cctx, t.Node, t.VMID, "remove half-placed template"); err != nil {
+				return fmt.Errorf("%w; removing the half-placed template failed too: %v", cause, err)
+			}
+		}
 		return fmt.Errorf("%w; there was no template at VMID %d before", cause, t.VMID)
 	}
 	if err := e.setStep(op, state.StepRestore); err != nil {

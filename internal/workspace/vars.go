@@ -88,6 +88,16 @@ type Conn struct {
 	InsecureSkipTLSVerify bool
 }
 
+// String describes c without its secret, so that printing a Conn (or a
+// struct holding one) with %v or %+v never shows the token.
+func (c Conn) String() string {
+	return fmt.Sprintf("{URL:%s TokenID:%s TokenSecret:[redacted] CAFile:%s InsecureSkipTLSVerify:%t}",
+		c.URL, c.TokenID, c.CAFile, c.InsecureSkipTLSVerify)
+}
+
+// GoString is String for %#v.
+func (c Conn) GoString() string { return "workspace.Conn" + c.String() }
+
 // BuildEnv returns the environment Packer needs on top of PATH and
 // PACKER_PLUGIN_PATH: the connection settings the workspace's variables
 // default to (PROXMOX_URL, PROXMOX_TOKEN_ID, PROXMOX_TOKEN_SECRET,
