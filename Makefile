@@ -17,8 +17,18 @@ build: ## build dist/templated
 	@echo "==> building templated $(VERSION)"
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o dist/templated ./cmd/templated
 
+.PHONY: deps
+deps: ## install the Debian packages the builds and tests use, when missing (xorriso, systemd-analyze)
+	@need=""; command -v xorriso >/dev/null || need="$$need xorriso"; \
+	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
+	if [ -n "$$need" ]; then \
+	  echo "==> installing Debian packages:$$need"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$need" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need; \
+	fi
+
 .PHONY: demo
-demo: build tools ## run templated end to end on the embedded simulator with real Packer
+demo: deps build tools ## run templated end to end on the embedded simulator with real Packer
 	@scripts/demo.sh
 
 .PHONY: tools
@@ -26,7 +36,7 @@ tools: ## build Packer v1.11.2 and packer-plugin-proxmox v1.1.1 into .tools/ (re
 	@tools/build.sh "$(TOOLS)"
 
 .PHONY: test
-test: tools ## the full test suite: unit, race, real Packer, workspace validation, fuzz smoke
+test: deps tools ## the full test suite: unit, race, real Packer, workspace validation, fuzz smoke
 	@echo "==> go vet"
 	$(GO) vet ./...
 	@echo "==> go test -race (real Packer and systemd-analyze required)"
