@@ -18,8 +18,9 @@ build: ## build dist/templated
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o dist/templated ./cmd/templated
 
 .PHONY: deps
-deps: ## install the Debian packages the builds and tests use, when missing (xorriso, systemd-analyze)
+deps: ## install the Debian packages the builds and tests use, when missing (xorriso, systemd-analyze, git)
 	@need=""; command -v xorriso >/dev/null || need="$$need xorriso"; \
+	command -v git >/dev/null || need="$$need git"; \
 	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
 	if [ -n "$$need" ]; then \
 	  echo "==> installing Debian packages:$$need"; \
