@@ -31,6 +31,20 @@ func staleWorld(t *testing.T, opts pvesim.Options, extra ...string) (*e2e, state
 	return e, e.template(faultTemplate)
 }
 
+// nextStaging is the staging VMID the next build will get: the first free
+// one of the staging range, as the executor allocates.
+func (e *e2e) nextStaging() int {
+	e.t.Helper()
+	r := e.desired().VMIDs.Staging
+	for id := r.First; id <= r.Last; id++ {
+		if _, used := e.sim.Cluster().Guest(id); !used {
+			return id
+		}
+	}
+	e.t.Fatalf("no free staging VMID in %d-%d", r.First, r.Last)
+	return 0
+}
+
 // fault installs f or fails the test.
 func (e *e2e) fault(f pvesim.Fault) int {
 	e.t.Helper()
@@ -41,12 +55,13 @@ func (e *e2e) fault(f pvesim.Fault) int {
 	return id
 }
 
-// swapFault is a case whose faults are installed once the build has
-// passed Packer (the journal says "verifying"), so that they hit only
-// templated's own calls of the swap.
+// swapFault is a case whose faults hit only templated's own calls of the
+// swap. They are installed before apply starts (waiting for a journal step
+// to install them races with a fast swap): a fault on the staging VMID
+// skips Packer's clone to it, and Packer never touches the reserved VMID.
 type swapFault struct {
 	name string
-	// faults makes the faults from the staging VMID of the build.
+	// faults makes the faults from the staging VMID the build will get.
 	faults func(staging int) []pvesim.Fault
 	// replaced: the new build ends at 9000 (else the old one stays).
 	replaced bool
@@ -62,7 +77,7 @@ func TestApplyFaultsE2E(t *testing.T) {
 	swaps := []swapFault{{
 		name: "clone task fails while placing the new template",
 		faults: func(stg int) []pvesim.Fault {
-			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, TaskExit: "clone failed: storage 'local-lvm' is full"}}
+			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, Skip: 1, TaskExit: "clone failed: storage 'local-lvm' is full"}}
 		},
 		output: "the previous template was restored at VMID 9000",
 	}, {
@@ -81,7 +96,7 @@ func TestApplyFaultsE2E(t *testing.T) {
 	}, {
 		name: "500 once while placing (retried)",
 		faults: func(stg int) []pvesim.Fault {
-			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, Count: 1, Status: 500, Message: "unable to create VM 9000: got timeout"}}
+			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, Skip: 1, Count: 1, Status: 500, Message: "unable to create VM 9000: got timeout"}}
 		},
 		replaced: true,
 	}, {
@@ -93,7 +108,7 @@ func TestApplyFaultsE2E(t *testing.T) {
 	}, {
 		name: "596 persists while placing",
 		faults: func(stg int) []pvesim.Fault {
-			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, Status: 596, Message: "Connection timed out"}}
+			return []pvesim.Fault{{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: stg, Skip: 1, Status: 596, Message: "Connection timed out"}}
 		},
 		output: "the previous template was restored at VMID 9000",
 	}}
@@ -101,12 +116,11 @@ func TestApplyFaultsE2E(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e, old := staleWorld(t, pvesim.Options{})
-			p := e.start("apply", "--auto-approve")
-			op := e.waitOp(p, faultTemplate, atStep(state.StepVerifying))
-			for _, f := range c.faults(op.Staging) {
+			stg := e.nextStaging()
+			for _, f := range c.faults(stg) {
 				e.fault(f)
 			}
-			r := p.wait(t)
+			r := e.start("apply", "--auto-approve").wait(t)
 			want := 1
 			if c.replaced {
 				want = 0
@@ -115,9 +129,8 @@ func TestApplyFaultsE2E(t *testing.T) {
 				t.Fatalf("exit %d, want %d, output with %q:\n%s", r.code, want, c.output, r)
 			}
 			e.settled(faultTemplate)
-			now := e.template(faultTemplate)
-			if c.replaced != (now.BuildID == op.BuildID) || !c.replaced && now.BuildID != old.BuildID {
-				t.Fatalf("9000 holds build %s (old %s, new %s), replaced=%v wanted", now.BuildID, old.BuildID, op.BuildID, c.replaced)
+			if now := e.template(faultTemplate); c.replaced == (now.BuildID == old.BuildID) {
+				t.Fatalf("9000 holds build %s (old %s), replaced=%v wanted", now.BuildID, old.BuildID, c.replaced)
 			}
 			if hits := e.faultHits(); hits == 0 {
 				t.Fatal("the fault never fired")
@@ -131,10 +144,8 @@ func TestApplyFaultsE2E(t *testing.T) {
 	t.Run("template task fails at the reserved VMID until the fault is lifted", func(t *testing.T) {
 		t.Parallel()
 		e, old := staleWorld(t, pvesim.Options{})
-		p := e.start("apply", "--auto-approve")
-		e.waitOp(p, faultTemplate, atStep(state.StepVerifying))
 		id := e.fault(pvesim.Fault{Method: "POST", Path: "/nodes/*/qemu/*/template", VMID: vmid, TaskExit: "can't convert VM to template: disk busy"})
-		r := p.wait(t)
+		r := e.start("apply", "--auto-approve").wait(t)
 		if r.code != 1 || !strings.Contains(r.stdout, "kept for the next run") {
 			t.Fatalf("apply with a persistent fault at 9000:\n%s", r)
 		}

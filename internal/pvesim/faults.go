@@ -11,8 +11,8 @@ import (
 )
 
 // Fault is one injected failure. A request matches when Method (if set),
-// Path (if set) and VMID (if set) all match; the first Count matching
-// requests are affected (0 = all). Effects combine: Latency first, then
+// Path (if set) and VMID (if set) all match; after the first Skip matching
+// requests, which pass untouched, the next Count are affected (0 = all). Effects combine: Latency first, then
 // Drop, or an HTTP error (Status), or a task effect (TaskExit/TaskHang) on
 // the task the request starts.
 type Fault struct {
@@ -24,7 +24,11 @@ type Fault struct {
 	Path string `yaml:"path,omitempty" json:"path,omitempty"`
 	// VMID matches the {vmid} in the path or a vmid/newid parameter.
 	VMID int `yaml:"vmid,omitempty" json:"vmid,omitempty"`
-	// Count limits the fault to the first Count matching requests.
+	// Skip lets the first Skip matching requests through, so that a fault
+	// can aim at a later call of the same shape (the second clone of a
+	// VMID, say) without waiting for the first.
+	Skip int `yaml:"skip,omitempty" json:"skip,omitempty"`
+	// Count limits the fault to Count matching requests (after Skip).
 	Count int `yaml:"count,omitempty" json:"count,omitempty"`
 
 	Latency time.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
@@ -64,6 +68,9 @@ func (f Fault) validate() error {
 	if f.Count < 0 {
 		return fmt.Errorf("fault count %d is negative", f.Count)
 	}
+	if f.Skip < 0 {
+		return fmt.Errorf("fault skip %d is negative", f.Skip)
+	}
 	return nil
 }
 
@@ -76,10 +83,11 @@ type Faults struct {
 }
 
 type activeFault struct {
-	id   int
-	f    Fault
-	re   *regexp.Regexp
-	hits int
+	id      int
+	f       Fault
+	re      *regexp.Regexp
+	skipped int
+	hits    int
 }
 
 // FaultState is an active fault with its id and how often it fired.
@@ -177,6 +185,10 @@ func (fs *Faults) match(method, p string, vmids []int) (Fault, bool) {
 		if !af.matches(method, p, vmids) {
 			continue
 		}
+		if af.skipped < af.f.Skip {
+			af.skipped++
+			continue
+		}
 		af.hits++
 		hit = true
 		f := af.f
@@ -270,6 +282,8 @@ func (f *Fault) setOption(k, v string) error {
 		f.VMID, err = strconv.Atoi(v)
 	case "count":
 		f.Count, err = strconv.Atoi(v)
+	case "skip":
+		f.Skip, err = strconv.Atoi(v)
 	case "latency":
 		f.Latency, err = time.ParseDuration(v)
 	case "status":

@@ -29,6 +29,16 @@ func TestFaultHTTPError(t *testing.T) {
 	if srv.Faults().Hits(id) != 1 {
 		t.Fatalf("hits %d", srv.Faults().Hits(id))
 	}
+	// skip=1 count=1: the first match passes, the second fails, the third passes.
+	id = srv.Faults().MustAdd(Fault{Method: "GET", Path: "/nodes/*/qemu/*/config", VMID: 101, Skip: 1, Count: 1, Status: 500, Message: "second only"})
+	for i, want := range []int{200, 500, 200} {
+		if r := call(t, srv, hc, "GET", "/nodes/pve1/qemu/101/config", nil); r.Status != want {
+			t.Fatalf("skip=1 count=1, request %d: status %d, want %d", i+1, r.Status, want)
+		}
+	}
+	if srv.Faults().Hits(id) != 1 {
+		t.Fatalf("skip=1 count=1 hits %d, want 1 (skipped requests are not hits)", srv.Faults().Hits(id))
+	}
 	// The library sees PVE's message as an ApiError.
 	srv.Faults().MustAdd(Fault{Path: "/cluster/resources", Status: 500, Message: "cluster not ready - no quorum?"})
 	_, err := pxapi.ListGuests(testCtx(t), pxClient(t, srv))
@@ -142,6 +152,7 @@ func TestParseFault(t *testing.T) {
 		{`POST /nodes/*/qemu/*/clone status=500 message="clone refused: x y" count=1`,
 			Fault{Method: "POST", Path: "/nodes/*/qemu/*/clone", Status: 500, Message: "clone refused: x y", Count: 1}},
 		{`vmid=9001 task-hang`, Fault{VMID: 9001, TaskHang: true}},
+		{`POST /nodes/*/qemu/*/clone vmid=9900 skip=1 status=596`, Fault{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: 9900, Skip: 1, Status: 596}},
 		{`/version latency=2s`, Fault{Path: "/version", Latency: 2 * time.Second}},
 		{`re:^/nodes/[^/]+/qemu$ drop`, Fault{Path: "re:^/nodes/[^/]+/qemu$", Drop: true}},
 		{`DELETE /nodes/*/qemu/* task-exit="VM is locked (backup)"`, Fault{Method: "DELETE", Path: "/nodes/*/qemu/*", TaskExit: "VM is locked (backup)"}},
@@ -152,7 +163,7 @@ func TestParseFault(t *testing.T) {
 			t.Errorf("ParseFault(%q) = %+v, %v; want %+v", tc.spec, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{`/version`, `status=200`, `bogus=1`, `message="open`, `re:( drop`, `count=-1 drop`} {
+	for _, bad := range []string{`/version`, `status=200`, `bogus=1`, `message="open`, `re:( drop`, `count=-1 drop`, `skip=-1 drop`} {
 		if _, err := ParseFault(bad); err == nil {
 			t.Errorf("ParseFault(%q): want error", bad)
 		}
