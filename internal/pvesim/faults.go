@@ -12,9 +12,9 @@ import (
 
 // Fault is one injected failure. A request matches when Method (if set),
 // Path (if set) and VMID (if set) all match; after the first Skip matching
-// requests, which pass untouched, the next Count are affected (0 = all). Effects combine: Latency first, then
-// Drop, or an HTTP error (Status), or a task effect (TaskExit/TaskHang) on
-// the task the request starts.
+// requests, which pass untouched, the next Count are affected (0 = all).
+// Effects combine: Latency first, then Drop, or an HTTP error (Status), or
+// a task effect (TaskExit/TaskHang) on the task the request starts.
 type Fault struct {
 	// Method is an HTTP method ("POST"); empty matches any.
 	Method string `yaml:"method,omitempty" json:"method,omitempty"`
