@@ -147,16 +147,8 @@ func (e *e2e) op(name string) (state.Op, bool) {
 	if err != nil {
 		return state.Op{}, false
 	}
-	ops, err := j.Pending()
-	if err != nil {
-		return state.Op{}, false
-	}
-	for _, op := range ops {
-		if op.Template == name {
-			return op, true
-		}
-	}
-	return state.Op{}, false
+	op, ok, err := j.Get(name)
+	return op, ok && err == nil
 }
 
 // waitOp polls the journal until template's operation satisfies ok, and

@@ -114,6 +114,13 @@ func desiredEntry(t state.Template) map[string]any {
 }
 
 func (r *recorder) Event(ctx context.Context, ev reconcile.Event) error {
+	if ev.Kind == "recover" && ev.BuildID != "" {
+		// A crash mid-build leaves the folder unsealed, with Packer's raw
+		// log: redact it now that the build is being recovered.
+		if _, err := r.l.RedactUnsealed(ev.Template, ev.BuildID); err != nil {
+			return fmt.Errorf("record recovery of %s: %w", ev.Template, err)
+		}
+	}
 	e := ledger.Entry{Kind: ledger.Kind(ev.Kind), Template: ev.Template, BuildID: ev.BuildID, Step: string(ev.Step),
 		Result: ev.Result, Error: ev.Error}
 	if ev.Detail != "" || ev.VMID != 0 {

@@ -731,3 +731,29 @@ func TestDesiredLoaderPanicIsARejection(t *testing.T) {
 		}
 	})
 }
+
+// A panicking run is a failed run: the daemon stays up, says so, and runs
+// again at the next trigger.
+func TestReconcilePanicIsAFailedRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil, tplA)
+		h.rec.setFn(func(context.Context, Request) (Outcome, error) { panic("reconciler bug") })
+		h.start()
+		synctest.Wait()
+		if got := h.notify.last(); !strings.HasPrefix(got, "idle; last run failed: internal error: reconcile panicked: reconciler bug") {
+			t.Fatalf("status = %q", got)
+		}
+		h.rec.setFn(nil)
+		h.sighup()
+		synctest.Wait()
+		if n := h.rec.n(); n != 2 {
+			t.Fatalf("runs = %d, want 2 (the panicked one and the next)", n)
+		}
+		if ok, _ := h.d.ready(time.Now()); !ok {
+			t.Fatal("not ready after a good run that followed the panic")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	})
+}

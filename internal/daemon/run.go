@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -56,7 +59,7 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
 	d.setRunning(t)
 	log.Info("reconcile started")
 	start := time.Now()
-	out, err := d.opts.Reconciler.Reconcile(ctx, Request{
+	out, err := d.reconcile(ctx, Request{
 		Desired:   withSuspensions(des, suspended),
 		Trigger:   t,
 		Suspended: suspended,
@@ -95,6 +98,22 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
 	return 0
 }
 
+// errPanic marks a run that panicked.
+var errPanic = errors.New("internal error: reconcile panicked")
+
+// reconcile calls the Reconciler and turns a panic into a failed run, as
+// controller-runtime does: the daemon logs the stack and stays up, and the
+// next trigger runs again (the journal holds whatever was half done).
+func (d *Daemon) reconcile(ctx context.Context, req Request) (out Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "stack": string(debug.Stack())}).Error("reconcile panicked")
+			out, err = Outcome{}, fmt.Errorf("%w: %v", errPanic, r)
+		}
+	}()
+	return d.opts.Reconciler.Reconcile(ctx, req)
+}
+
 // classify sorts a run's end into one of the results.
 func classify(ctx context.Context, out Outcome, err error) string {
 	switch {
@@ -103,6 +122,8 @@ func classify(ctx context.Context, out Outcome, err error) string {
 	case ctx.Err() != nil:
 		// Stopping: whatever failed, failed because of the stop.
 		return resultCanceled
+	case errors.Is(err, errPanic):
+		return resultFailure
 	case !out.Observed || IsUnreachable(err):
 		return resultUnreachable
 	default:

@@ -149,6 +149,28 @@ func (b *BuildEvidence) Finish(ctx context.Context, info BuildInfo) (Entry, erro
 	}, nil
 }
 
+// RedactUnsealed redacts the ledger's secrets from the files of a build
+// folder that was never sealed: a build interrupted by a crash leaves
+// Packer's raw log behind, and Finish, which redacts, never ran for it. A
+// sealed folder (it has SHA256SUMS) is left alone, since its checksums are
+// in the ledger; so is a missing one. It reports whether it redacted.
+func (l *Ledger) RedactUnsealed(template, buildID string) (bool, error) {
+	if !validName(template) || !validName(buildID) || template == ledgerDirName {
+		return false, fmt.Errorf("redact unsealed: invalid template %q or build ID %q", template, buildID)
+	}
+	b := &BuildEvidence{Template: template, BuildID: buildID, Dir: filepath.Join(l.dir, template, buildID), l: l}
+	if _, err := os.Stat(filepath.Join(b.Dir, FileSHA256SUMS)); err == nil {
+		return false, nil
+	}
+	if _, err := os.Stat(b.Dir); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if _, err := b.hashFolder(true); err != nil {
+		return false, fmt.Errorf("redact unsealed %s: %w", b.Dir, err)
+	}
+	return true, nil
+}
+
 // buildJSON is the content of build.json.
 type buildJSON struct {
 	Template   string     `json:"template"`

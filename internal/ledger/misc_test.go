@@ -106,6 +106,55 @@ func TestBuildEvidenceRedactsSecrets(t *testing.T) {
 	}
 }
 
+// A build folder left unsealed by a crash keeps Packer's raw log until
+// recovery calls RedactUnsealed; a sealed folder is never rewritten.
+func TestRedactUnsealed(t *testing.T) {
+	f := newFixture(t)
+	const secret = "5e1d0c2a-0b7e-4c1f-9a8d-unsealed"
+	l, err := Open(context.Background(), Options{Dir: f.dir, KeyFile: f.keyFile, Secrets: []string{secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	crashed, err := l.NewBuild("tpl-rocky-9", "crashed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(crashed.LogPath, []byte("token "+secret+"\n"), 0o644)
+	if hits, _ := FindSecret(f.dir, secret); len(hits) != 1 {
+		t.Fatalf("setup: secret in %v", hits)
+	}
+	if did, err := l.RedactUnsealed("tpl-rocky-9", "crashed"); err != nil || !did {
+		t.Fatalf("RedactUnsealed = %v, %v", did, err)
+	}
+	if hits, err := FindSecret(f.dir, secret); err != nil || len(hits) != 0 {
+		t.Fatalf("secret still in %v (%v)", hits, err)
+	}
+	if got, _ := os.ReadFile(crashed.LogPath); string(got) != "token [REDACTED]\n" {
+		t.Fatalf("log = %q", got)
+	}
+	// A sealed folder is left as sealed.
+	sealed, _ := l.NewBuild("tpl-rocky-9", "sealed")
+	os.WriteFile(sealed.LogPath, []byte("ok\n"), 0o644)
+	e, err := sealed.Finish(context.Background(), BuildInfo{Result: "success"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, e)
+	if did, err := l.RedactUnsealed("tpl-rocky-9", "sealed"); err != nil || did {
+		t.Fatalf("RedactUnsealed on a sealed folder = %v, %v", did, err)
+	}
+	if did, err := l.RedactUnsealed("tpl-rocky-9", "never-started"); err != nil || did {
+		t.Fatalf("RedactUnsealed on a missing folder = %v, %v", did, err)
+	}
+	if _, err := l.RedactUnsealed("../x", "b"); err == nil {
+		t.Fatal("a path in the template name was accepted")
+	}
+	if r := f.verify(t); r.Status() != StatusIntact {
+		t.Fatalf("after RedactUnsealed: %v", r.Findings)
+	}
+}
+
 func TestDetectCI(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	for name, tc := range map[string]struct {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -161,7 +162,7 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 			case perNode[a.Node] <- struct{}{}:
 				select {
 				case overall <- struct{}{}:
-					res = e.buildAndSwap(ctx, d, t, a)
+					res = e.buildGuarded(ctx, d, t, a)
 					<-overall
 				case <-ctx.Done():
 					res = Result{Template: a.Template, Action: a.Kind, Err: ctx.Err()}
@@ -178,6 +179,31 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 	wg.Wait()
 	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Template < rep.Results[j].Template })
 	return rep, nil
+}
+
+// buildGuarded runs buildAndSwap and turns a panic into this template's
+// failure, as controller-runtime does for a reconciler: one template's bug
+// must not end the other builds in flight, nor the daemon. The journal
+// keeps the operation at the step it reached, as after a crash, so the
+// next run's recovery finishes or undoes it.
+func (e *Executor) buildGuarded(ctx context.Context, d *state.Desired, t state.Template, a plan.Action) (res Result) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log().WithFields(logrus.Fields{"template": t.Name, "panic": fmt.Sprint(r), "stack": string(debug.Stack())}).
+				Error("build panicked; its operation stays in the journal for the next run")
+			res = Result{Template: t.Name, Action: a.Kind, Err: fmt.Errorf("internal error: panic: %v (the journal keeps the operation; the next run recovers it)", r)}
+			if op, ok := e.pendingOp(t.Name); ok {
+				res.BuildID, res.Step = op.BuildID, op.Step
+			}
+		}
+	}()
+	return e.buildAndSwap(ctx, d, t, a)
+}
+
+// pendingOp returns name's operation in the journal, if any.
+func (e *Executor) pendingOp(name string) (state.Op, bool) {
+	op, ok, err := e.Journal.Get(name)
+	return op, ok && err == nil
 }
 
 // newBuildID returns a sortable, unique build id: UTC time plus 4 random bytes.

@@ -28,6 +28,7 @@ type fakeBuilder struct {
 	peak    atomic.Int32
 	builds  atomic.Int32
 	delay   time.Duration
+	panics  string // the template whose build panics
 }
 
 func (b *fakeBuilder) Build(ctx context.Context, req BuildRequest) (BuildResult, error) {
@@ -49,6 +50,9 @@ func (b *fakeBuilder) Build(ctx context.Context, req BuildRequest) (BuildResult,
 	}
 	if err := b.fail[req.Template.Name]; err != nil {
 		return BuildResult{}, err
+	}
+	if req.Template.Name == b.panics {
+		panic("fake builder bug")
 	}
 	mem := req.Template.MemoryMiB
 	if b.memory != 0 {
@@ -250,6 +254,36 @@ func TestApplyBuildFailureLeavesCurrent(t *testing.T) {
 	if len(h.rec.finished) != 1 || h.rec.finished[0].Result != "failure" {
 		t.Errorf("failed build not recorded: %+v", h.rec.finished)
 	}
+}
+
+// A panic in one template's build fails that template alone: the other
+// build finishes, the reserved VMID keeps its template, and the journal
+// keeps the operation, which the next run recovers.
+func TestApplyPanicFailsOneTemplate(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.1.0"), tmpl("tpl-ubuntu-24.04", 9001, "1.0.0"))
+	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
+	h.b.panics = "tpl-ubuntu-22.04"
+	rep := h.apply(t, inputs("tpl-ubuntu-22.04", "tpl-ubuntu-24.04"))
+	f := rep.Failed()
+	if len(rep.Results) != 2 || len(f) != 1 || f[0].Template != "tpl-ubuntu-22.04" ||
+		!strings.Contains(f[0].Err.Error(), "panic: fake builder bug") || f[0].Step != state.StepBuilding || f[0].BuildID == "" {
+		t.Fatalf("results: %+v", rep.Results)
+	}
+	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.0.0")
+	h.assertTemplate(t, 9001, "tpl-ubuntu-24.04", "1.0.0")
+	if op, ok := h.e.pendingOp("tpl-ubuntu-22.04"); !ok || op.Step != state.StepBuilding || op.BuildID != f[0].BuildID {
+		t.Fatalf("the journal should keep the panicked build: %+v", op)
+	}
+	h.b.panics = ""
+	if err := h.e.Recover(context.Background(), h.d); err != nil {
+		t.Fatal(err)
+	}
+	h.assertClean(t)
+	if rep := h.apply(t, inputs("tpl-ubuntu-22.04", "tpl-ubuntu-24.04")); len(rep.Failed()) != 0 {
+		t.Fatalf("rerun: %+v", rep.Results)
+	}
+	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.1.0")
+	h.assertClean(t)
 }
 
 func TestApplyVerifyFailureRemovesStaging(t *testing.T) {

@@ -94,6 +94,22 @@ func (j *Journal) Done(template string) error {
 	return syncDir(filepath.Join(j.dir, "ops"))
 }
 
+// Get returns template's operation in flight, if there is one.
+func (j *Journal) Get(template string) (Op, bool, error) {
+	b, err := os.ReadFile(j.opPath(template))
+	if errors.Is(err, os.ErrNotExist) {
+		return Op{}, false, nil
+	}
+	if err != nil {
+		return Op{}, false, fmt.Errorf("read journal: %w", err)
+	}
+	var op Op
+	if err := json.Unmarshal(b, &op); err != nil {
+		return Op{}, false, fmt.Errorf("read journal %s: %w", j.opPath(template), err)
+	}
+	return op, true, nil
+}
+
 // Pending returns the operations in flight, sorted by template.
 func (j *Journal) Pending() ([]Op, error) {
 	entries, err := os.ReadDir(filepath.Join(j.dir, "ops"))
@@ -138,8 +154,19 @@ func (j *Journal) Holds() (map[string]Hold, error) {
 	return h, nil
 }
 
-// SetHold holds template (h != nil) or releases it (h == nil).
+// SetHold holds template (h != nil) or releases it (h == nil). The
+// read-modify-write runs under an exclusive lock of its own, not the state
+// lock, so that `templated resume` can release a hold while the daemon
+// runs without either losing the other's change.
 func (j *Journal) SetHold(template string, h *Hold) error {
+	lock, err := os.OpenFile(filepath.Join(j.dir, "holds.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("lock holds: %w", err)
+	}
+	defer lock.Close() // closing releases the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock holds: %w", err)
+	}
 	all, err := j.Holds()
 	if err != nil {
 		return err

@@ -1,9 +1,11 @@
 package state
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -33,11 +35,17 @@ func TestJournalRoundTrip(t *testing.T) {
 	if len(ops) != 2 || ops[0].Template != "tpl-rocky-9" || ops[1].Step != StepDeleteCurrent || ops[1].Previous != 9950 {
 		t.Fatalf("pending = %+v", ops)
 	}
+	if got, ok, err := j.Get("tpl-ubuntu-22.04"); err != nil || !ok || got.Step != StepDeleteCurrent || got.Previous != 9950 {
+		t.Fatalf("Get = %+v, %v, %v", got, ok, err)
+	}
 	if err := j.Done("tpl-ubuntu-22.04"); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Done("tpl-ubuntu-22.04"); err != nil {
 		t.Fatalf("second Done: %v", err)
+	}
+	if _, ok, err := j.Get("tpl-ubuntu-22.04"); err != nil || ok {
+		t.Fatalf("Get after Done = %v, %v", ok, err)
 	}
 	ops, _ = j.Pending()
 	if len(ops) != 1 {
@@ -79,6 +87,35 @@ func TestJournalHolds(t *testing.T) {
 	h, _ = j.Holds()
 	if len(h) != 1 || h["tpl-a"].InputsHash != "abc" {
 		t.Fatalf("holds = %v", h)
+	}
+}
+
+// TestJournalHoldsConcurrent changes holds from many writers at once (the
+// daemon and `templated resume` are separate processes; each SetHold opens
+// its own lock, as they do): no change may be lost.
+func TestJournalHoldsConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	const n = 24
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j, _ := OpenJournal(dir)
+			errs <- j.SetHold(fmt.Sprintf("tpl-%02d", i), &Hold{Reason: "rollback"})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, _ := OpenJournal(dir)
+	if h, err := j.Holds(); err != nil || len(h) != n {
+		t.Fatalf("%d holds after %d concurrent SetHold calls (err %v): %v", len(h), n, err, h)
 	}
 }
 
