@@ -36,7 +36,7 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 	verbose := fs.Bool("v", false, "log every request to stderr")
 	var tokens, faults multiFlag
 	fs.Var(&tokens, "token", "API token `ID=SECRET` to accept (repeatable; default: root@pam!templated with a random secret)")
-	fs.Var(&faults, "fault", "inject a fault, e.g. 'POST /nodes/*/qemu/*/clone status=500 message=\"x\" count=1' (repeatable)")
+	fs.Var(&faults, "fault", "inject a fault: [METHOD] [PATH] [vmid=N] [skip=N] [count=N] [status=N message=\"...\"] [task-exit=\"...\"] [task-hang] [latency=D] [drop], e.g. 'POST /nodes/*/qemu/*/clone status=500 message=\"x\" count=1' (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
