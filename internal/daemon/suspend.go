@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"templated/internal/state"
@@ -79,37 +78,29 @@ func Resume(stateDir, name string) (found bool, err error) {
 // updateSuspensions reads the suspensions under an exclusive lock, lets fn
 // change them and writes them back atomically if fn returns nil.
 func updateSuspensions(stateDir string, fn func(map[string]*Suspension) error) error {
-	lock, err := os.OpenFile(filepath.Join(stateDir, suspensionsLock), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("lock suspensions: %w", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock suspensions: %w", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
-
-	path := filepath.Join(stateDir, suspensionsFile)
-	m, err := readSuspensions(path)
-	if err != nil {
-		return err
-	}
-	before, _ := json.Marshal(m)
-	if err := fn(m); err != nil {
-		return err
-	}
-	after, _ := json.Marshal(m)
-	if string(before) == string(after) {
+	return state.WithFileLock(filepath.Join(stateDir, suspensionsLock), func() error {
+		path := filepath.Join(stateDir, suspensionsFile)
+		m, err := readSuspensions(path)
+		if err != nil {
+			return err
+		}
+		before, _ := json.Marshal(m)
+		if err := fn(m); err != nil {
+			return err
+		}
+		after, _ := json.Marshal(m)
+		if string(before) == string(after) {
+			return nil
+		}
+		data, err := json.MarshalIndent(suspensionsDoc{Version: 1, Templates: m}, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode suspensions: %w", err)
+		}
+		if err := state.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
+			return fmt.Errorf("write suspensions: %w", err)
+		}
 		return nil
-	}
-	data, err := json.MarshalIndent(suspensionsDoc{Version: 1, Templates: m}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode suspensions: %w", err)
-	}
-	if err := state.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write suspensions: %w", err)
-	}
-	return nil
+	})
 }
 
 func readSuspensions(path string) (map[string]*Suspension, error) {

@@ -80,7 +80,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 	cfg.URL = u
 	var tid pxapi.ApiTokenID
 	if err := tid.Parse(cfg.TokenID); err != nil {
-		return nil, fmt.Errorf("new proxmox client: token id %q is not USER@REALM!TOKENID", cfg.TokenID)
+		return nil, fmt.Errorf("new proxmox client: token id %q is not USER@REALM!TOKENID", tokenIDShown(cfg.TokenID))
 	}
 	log := opts.Log.WithField("component", "proxmox")
 	base := opts.Transport

@@ -495,3 +495,12 @@ func TestClientFormattingHidesSecret(t *testing.T) {
 		}
 	}
 }
+
+// A token id pasted with its secret ("USER@REALM=SECRET", the header's
+// tail) is refused without echoing the secret.
+func TestNewBadTokenIDHidesSecret(t *testing.T) {
+	_, err := proxmox.New(proxmox.Config{URL: "https://127.0.0.1:8006", TokenID: "root@pam=" + testSecret, TokenSecret: testSecret}, proxmox.Options{})
+	if err == nil || !strings.Contains(err.Error(), "is not USER@REALM!TOKENID") || strings.Contains(err.Error(), testSecret) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -143,7 +143,7 @@ func configFrom(vals map[string]string, envFile string) (Config, error) {
 	c.URL = u
 	var tid pxapi.ApiTokenID
 	if err := tid.Parse(c.TokenID); err != nil || strings.ContainsAny(c.TokenID, "= \t") {
-		return Config{}, fmt.Errorf("proxmox config: %s %q is not of the form USER@REALM!TOKENID (e.g. root@pam!templated)", EnvTokenID, c.TokenID)
+		return Config{}, fmt.Errorf("proxmox config: %s %q is not of the form USER@REALM!TOKENID (e.g. root@pam!templated; the secret goes in %s)", EnvTokenID, tokenIDShown(c.TokenID), EnvTokenSecret)
 	}
 	if v := strings.TrimSpace(vals[EnvInsecureSkip]); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -158,6 +158,17 @@ func configFrom(vals map[string]string, envFile string) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// tokenIDShown is what an error may show of a token id that failed to
+// parse: the part before any '=' or blank, since a pasted
+// "USER@REALM!TOKENID=SECRET" header value would otherwise put the secret
+// in the message.
+func tokenIDShown(id string) string {
+	if i := strings.IndexAny(id, "= \t"); i >= 0 {
+		return id[:i] + "…"
+	}
+	return id
 }
 
 // NormalizeURL accepts "https://pve:8006", "https://pve:8006/" or
@@ -175,7 +186,8 @@ func NormalizeURL(raw string) (string, error) {
 		return "", fmt.Errorf("URL %q has no host", raw)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("URL %q must not contain credentials, a query or a fragment", raw)
+		u.RawQuery, u.Fragment = "", ""
+		return "", fmt.Errorf("URL %q must not contain credentials, a query or a fragment", u.Redacted())
 	}
 	p := strings.TrimRight(u.Path, "/")
 	p = strings.TrimSuffix(p, "/api2/json")

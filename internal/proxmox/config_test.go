@@ -148,7 +148,9 @@ func TestLoadConfigValidation(t *testing.T) {
 		{"missing", map[string]string{"PROXMOX_URL": "https://a"}, "PROXMOX_TOKEN_ID, PROXMOX_TOKEN_SECRET not set"},
 		{"scheme", with("PROXMOX_URL", "pve:8006"), "must start with https://"},
 		{"token id", with("PROXMOX_TOKEN_ID", "root@pam"), "not of the form USER@REALM!TOKENID"},
-		{"token id with secret", with("PROXMOX_TOKEN_ID", "root@pam!t=secret"), "not of the form"},
+		{"token id with secret", with("PROXMOX_TOKEN_ID", "root@pam!t="+testSecret), "not of the form"},
+		{"token id with blank and secret", with("PROXMOX_TOKEN_ID", "root@pam!t "+testSecret), "not of the form"},
+		{"url with credentials", with("PROXMOX_URL", "https://root@pam!t:"+testSecret+"@pve:8006"), "must not contain credentials"},
 		{"insecure", with("PROXMOX_INSECURE_SKIP_TLS_VERIFY", "yes please"), "want true or false"},
 		{"ca file", with("PROXMOX_CA_FILE", "/nonexistent/ca.pem"), "PROXMOX_CA_FILE: read CA file"},
 	}

@@ -35,11 +35,7 @@ func (c *Client) SetMeta(ctx context.Context, node string, vmid int, description
 	url := qemuPath(node, vmid) + "/config"
 	ctx, cancel := context.WithTimeout(ctx, c.opts.TaskTimeout)
 	defer cancel()
-	upid, err := c.startTask(ctx, "PUT "+url, func(ctx context.Context) error { return c.api.Put(ctx, params, url) })
-	if err == nil && upid != "" {
-		err = c.waitTask(ctx, node, upid)
-	}
-	if err != nil {
+	if err := c.runMaybeTask(ctx, node, "PUT "+url, func(ctx context.Context) error { return c.api.Put(ctx, params, url) }); err != nil {
 		return fmt.Errorf("set meta of %d: %w", vmid, err)
 	}
 	return nil
@@ -86,11 +82,7 @@ func (c *Client) ResizeDisk(ctx context.Context, node string, vmid int, disk str
 	params := map[string]any{"disk": disk, "size": fmt.Sprintf("%dG", sizeGB)}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.TaskTimeout)
 	defer cancel()
-	upid, err := c.startTask(ctx, "PUT "+url, func(ctx context.Context) error { return c.api.Put(ctx, params, url) })
-	if err == nil && upid != "" {
-		err = c.waitTask(ctx, node, upid)
-	}
-	if err != nil {
+	if err := c.runMaybeTask(ctx, node, "PUT "+url, func(ctx context.Context) error { return c.api.Put(ctx, params, url) }); err != nil {
 		return fmt.Errorf("resize %s of %d to %dG: %w", disk, vmid, sizeGB, err)
 	}
 	return nil

@@ -40,6 +40,17 @@ func (c *Client) runTask(ctx context.Context, node, op string, send func(context
 	return c.waitTask(ctx, node, upid)
 }
 
+// runMaybeTask sends a request that answers with a task on current PVE
+// and synchronously (null) on older releases, and waits for the task if
+// there is one.
+func (c *Client) runMaybeTask(ctx context.Context, node, op string, send func(context.Context) error) error {
+	upid, err := c.startTask(ctx, op, send)
+	if err != nil || upid == "" {
+		return err
+	}
+	return c.waitTask(ctx, node, upid)
+}
+
 // waitTask polls GET /nodes/{node}/tasks/{upid}/status until the task
 // stops: soon at first (most PVE tasks of templated's take about a second,
 // and the swap's window of an empty VMID is as long as a delete's last

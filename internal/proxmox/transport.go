@@ -18,7 +18,6 @@ import (
 type recorder struct {
 	mu        sync.Mutex
 	requests  int
-	status    int
 	upid      string
 	netErr    error
 	fatal     chan struct{} // closed on the first transport failure
@@ -83,9 +82,6 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rec != nil {
 		rec.mu.Lock()
 		rec.requests++
-		if resp != nil {
-			rec.status = resp.StatusCode
-		}
 		rec.mu.Unlock()
 		if err != nil && req.Context().Err() == nil {
 			rec.fail(err)

@@ -156,11 +156,7 @@ func (c *Client) DeleteVolume(ctx context.Context, node, storage, volid string) 
 	url := fmt.Sprintf("/nodes/%s/storage/%s/content/%s", node, storage, volid)
 	ctx, cancel := context.WithTimeout(ctx, c.opts.TaskTimeout)
 	defer cancel()
-	upid, err := c.startTask(ctx, "DELETE "+url, func(ctx context.Context) error { return c.api.Delete(ctx, url) })
-	if err == nil && upid != "" {
-		err = c.waitTask(ctx, node, upid)
-	}
-	if err != nil {
+	if err := c.runMaybeTask(ctx, node, "DELETE "+url, func(ctx context.Context) error { return c.api.Delete(ctx, url) }); err != nil {
 		return fmt.Errorf("delete volume %s: %w", volid, err)
 	}
 	return nil

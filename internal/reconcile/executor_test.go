@@ -397,6 +397,45 @@ func TestApplySwapFaults(t *testing.T) {
 	}
 }
 
+// A guest that someone creates at the reserved VMID while it stands empty
+// is never deleted by the restore: the kept copy and the journal wait, and
+// once the VMID is free again the next run puts the template back.
+func TestRestoreNeverDeletesForeignGuest(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.1.0"))
+	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
+	h.c.SetFuncs(proxmoxfake.Funcs{Clone: func(_ context.Context, _ string, src, dst int, _ string) error {
+		if dst == 9000 && src >= 9900 && src <= 9949 {
+			if _, taken := h.c.VM(9000); !taken {
+				_ = h.c.Add(proxmoxfake.VM{VMID: 9000, Node: "pve1", Name: "someones-vm"})
+			}
+		}
+		return nil
+	}})
+	rep := h.apply(t, inputs("tpl-ubuntu-22.04"))
+	h.c.SetFuncs(proxmoxfake.Funcs{})
+	f := rep.Failed()
+	if len(f) != 1 || !strings.Contains(f[0].Err.Error(), `occupied by "someones-vm"`) {
+		t.Fatalf("results: %+v", rep.Results)
+	}
+	if v, ok := h.c.VM(9000); !ok || v.Name != "someones-vm" {
+		t.Fatalf("the guest someone put at 9000 was removed: %+v %v", v, ok)
+	}
+	if op, ok := h.e.pendingOp("tpl-ubuntu-22.04"); !ok || op.Previous == 0 {
+		t.Fatalf("the journal should keep the swap and its kept copy: %+v", op)
+	}
+	if h.previousCount(t, "tpl-ubuntu-22.04") != 1 {
+		t.Fatal("the kept copy of the old template is gone")
+	}
+	// People move their guest away; the next run restores the template.
+	if err := h.c.Delete(context.Background(), "pve1", 9000); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Recover(context.Background(), h.d); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.0.0")
+}
+
 func TestApplyParallelLimit(t *testing.T) {
 	ts, names := manyTemplates(6)
 	h := newHarness(t, ts...)
@@ -445,6 +484,39 @@ func TestRollbackHoldResume(t *testing.T) {
 	}
 	if err := h.e.Resume(context.Background(), "tpl-ubuntu-22.04"); err == nil {
 		t.Fatal("resume of a template that is not held succeeded")
+	}
+}
+
+// With keep_previous 2, a rollback keeps two previous versions: the one it
+// rolled back from and the older one. The version it put back at the
+// reserved VMID does not count.
+func TestRollbackKeepsKeepPreviousVersions(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.1.0"))
+	h.d.Templates[0].KeepPrevious = 2
+	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
+	for _, rel := range []string{"1.1.0", "1.2.0"} {
+		h.d.Templates[0].Release = tmpl("x", 1, rel).Release
+		if f := h.apply(t, inputs("tpl-ubuntu-22.04")).Failed(); len(f) != 0 {
+			t.Fatal(f)
+		}
+	}
+	if n := h.previousCount(t, "tpl-ubuntu-22.04"); n != 2 {
+		t.Fatalf("before rollback %d previous versions, want 2", n)
+	}
+	if err := h.e.Rollback(context.Background(), h.d, "tpl-ubuntu-22.04", inputsA, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.1.0")
+	h.assertClean(t)
+	prevs, _ := h.e.previousVersions(context.Background(), h.d.Templates[0])
+	var rels []string
+	for _, g := range prevs {
+		s, _ := state.StampFromTags(g.Tags)
+		rels = append(rels, s.Release)
+	}
+	slices.Sort(rels)
+	if !slices.Equal(rels, []string{"1.0.0", "1.2.0"}) {
+		t.Fatalf("previous versions after rollback: %v, want 1.0.0 and 1.2.0", rels)
 	}
 }
 

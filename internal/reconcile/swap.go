@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -271,6 +272,11 @@ func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, 
 	if err := e.setStep(op, state.StepRestore); err != nil {
 		return fmt.Errorf("%w; journal: %v", cause, err)
 	}
+	if ok && g.Name != t.Name {
+		// Someone put their own guest there after the delete: never
+		// remove it. The kept copy and the journal wait for people.
+		return fmt.Errorf("%w; VMID %d is now occupied by %q, which is not templated's: the previous template stays at VMID %d until the VMID is free again (the journal keeps the operation)", cause, t.VMID, g.Name, op.Previous)
+	}
 	if ok {
 		// A half-placed new template: ours (it has t's name), remove it.
 		if err := e.waitUnlocked(cctx, t.VMID); err != nil {
@@ -294,7 +300,9 @@ func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, 
 }
 
 // cleanup removes the swap's source when it was a staging build and prunes
-// previous versions of t beyond t.KeepPrevious, then closes the journal.
+// previous versions of t beyond t.KeepPrevious, then closes the journal. A
+// rollback's source (a previous version now standing at the reserved
+// VMID, dropped afterwards) is not counted among the versions kept.
 func (e *Executor) cleanup(ctx context.Context, op *state.Op, t state.Template, staging int) error {
 	if err := e.setStep(op, state.StepCleanup); err != nil {
 		return err
@@ -304,7 +312,7 @@ func (e *Executor) cleanup(ctx context.Context, op *state.Op, t state.Template, 
 			return fmt.Errorf("remove staging VM %d: %w", staging, err)
 		}
 	}
-	if err := e.prunePrevious(ctx, t); err != nil {
+	if err := e.prunePrevious(ctx, t, op.Source); err != nil {
 		return fmt.Errorf("prune previous versions: %w", err)
 	}
 	return e.Journal.Done(t.Name)
@@ -334,11 +342,14 @@ func (e *Executor) previousVersions(ctx context.Context, t state.Template) ([]st
 	return out, nil
 }
 
-func (e *Executor) prunePrevious(ctx context.Context, t state.Template) error {
-	prevs, err := e.previousVersions(ctx, t)
+// prunePrevious deletes t's previous versions beyond t.KeepPrevious,
+// oldest first, leaving out skip.
+func (e *Executor) prunePrevious(ctx context.Context, t state.Template, skip int) error {
+	all, err := e.previousVersions(ctx, t)
 	if err != nil {
 		return err
 	}
+	prevs := slices.DeleteFunc(all, func(g state.Guest) bool { return g.VMID == skip })
 	for i := max(t.KeepPrevious, 0); i < len(prevs); i++ {
 		g := prevs[i]
 		if err := e.deleteGuest(ctx, t.Node, g.VMID, "prune previous"); err != nil {

@@ -159,28 +159,37 @@ func (j *Journal) Holds() (map[string]Hold, error) {
 // lock, so that `templated resume` can release a hold while the daemon
 // runs without either losing the other's change.
 func (j *Journal) SetHold(template string, h *Hold) error {
-	lock, err := os.OpenFile(filepath.Join(j.dir, "holds.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	return WithFileLock(filepath.Join(j.dir, "holds.lock"), func() error {
+		all, err := j.Holds()
+		if err != nil {
+			return err
+		}
+		if h == nil {
+			delete(all, template)
+		} else {
+			all[template] = *h
+		}
+		b, err := json.MarshalIndent(all, "", "  ")
+		if err != nil {
+			return err
+		}
+		return WriteFileAtomic(j.holdsPath(), append(b, '\n'), 0o600)
+	})
+}
+
+// WithFileLock runs fn while holding an exclusive flock on lockPath
+// (created if missing), waiting for other holders: the read-modify-write
+// of a small state file shared by the daemon and one-shot commands.
+func WithFileLock(lockPath string, fn func() error) error {
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("lock holds: %w", err)
+		return fmt.Errorf("lock %s: %w", lockPath, err)
 	}
 	defer lock.Close() // closing releases the lock
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock holds: %w", err)
+		return fmt.Errorf("lock %s: %w", lockPath, err)
 	}
-	all, err := j.Holds()
-	if err != nil {
-		return err
-	}
-	if h == nil {
-		delete(all, template)
-	} else {
-		all[template] = *h
-	}
-	b, err := json.MarshalIndent(all, "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(j.holdsPath(), append(b, '\n'), 0o600)
+	return fn()
 }
 
 // Lock takes the state directory's exclusive lock, so that two templated

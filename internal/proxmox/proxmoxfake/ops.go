@@ -236,8 +236,8 @@ func (c *Cluster) deleteLocked(node string, vmid int) error {
 	if err != nil {
 		return err
 	}
-	v.Running = false
-	// PVE checks these in the destroy worker, so they are task failures.
+	// PVE checks these in the destroy worker, so they are task failures;
+	// a locked guest refuses the stop before them, so it keeps running.
 	if v.Lock != "" {
 		return c.taskError(node, "qmdestroy", vmid, fmt.Sprintf("VM is locked (%s)", v.Lock))
 	}

@@ -148,10 +148,3 @@ func (h *SimHarness) SetLock(t testing.TB, vmid int, lock string) {
 		t.Fatal(err)
 	}
 }
-
-// simDeviations are known differences between pvesim and PVE (reported to
-// the simulator's owner); remove an entry once the simulator is fixed.
-var simDeviations = map[string]string{}
-
-// Deviation implements the suite's known-deviation hook.
-func (h *SimHarness) Deviation(check string) string { return simDeviations[check] }

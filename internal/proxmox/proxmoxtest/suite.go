@@ -15,17 +15,6 @@ import (
 // OtherNode is a node of every harness's cluster that holds no guests.
 const OtherNode = "pve2"
 
-// deviator is implemented by harnesses whose cluster knowingly departs
-// from PVE in some check; Deviation returns why ("" when it does not).
-type deviator interface{ Deviation(check string) string }
-
-func deviation(h Harness, check string) string {
-	if d, ok := h.(deviator); ok {
-		return d.Deviation(check)
-	}
-	return ""
-}
-
 // Run runs the contract tests against fresh harnesses from newHarness (one
 // per subtest).
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
@@ -214,10 +203,6 @@ func testClone(t *testing.T, h Harness) {
 		t.Error("failed clone left guest 9901")
 	}
 	h.SetLock(t, 9000, "backup")
-	if why := deviation(h, "clone-locked-source"); why != "" {
-		t.Logf("skipping the locked-source check: %s", why)
-		return
-	}
 	wantKind(t, "locked source", c.Clone(ctx, node, 9000, 9903, "x"), proxmox.ErrLocked)
 }
 
@@ -288,6 +273,11 @@ func testDelete(t *testing.T, h Harness) {
 	wantKind(t, "locked guest", c.Delete(ctx, node, 103), proxmox.ErrLocked)
 	if g := mustGuest(t, h, 103); g.Lock != "backup" {
 		t.Fatalf("locked guest changed: %+v", g)
+	}
+	h.AddVM(t, VM{VMID: 104, Name: "locked-running", Lock: "backup", Running: true})
+	wantKind(t, "locked running guest", c.Delete(ctx, node, 104), proxmox.ErrLocked)
+	if g := mustGuest(t, h, 104); g.Status != "running" {
+		t.Fatalf("a refused delete stopped the guest: %+v", g)
 	}
 	err := c.Delete(ctx, node, 9000)
 	wantKind(t, "template with a linked clone", err, proxmox.ErrConflict)
