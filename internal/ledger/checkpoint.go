@@ -136,11 +136,6 @@ func (s *hashStore) add(n int64, leaf tlog.Hash) error {
 	return nil
 }
 
-// truncate forgets records n and later.
-func (s *hashStore) truncate(n int64) {
-	s.h = s.h[:tlog.StoredHashIndex(0, n)]
-}
-
 // root returns the tree hash of the first n records.
 func (s *hashStore) root(n int64) (tlog.Hash, error) {
 	return tlog.TreeHash(n, s)

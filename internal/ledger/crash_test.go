@@ -241,6 +241,36 @@ func TestCrashDuringRepair(t *testing.T) {
 		c.injected, c.recovered, c.repairs, c.lost)
 }
 
+// TestRepeatedFailedRepairs: a repair is written but killed before its
+// checkpoint, then the next repair is killed too. However often that
+// happens, the ledger stays repairable (never "tampered"), and the one
+// repair entry that seals the crashed one stays the only one that seals.
+func TestRepeatedFailedRepairs(t *testing.T) {
+	f := newFixture(t)
+	populate(t, f)
+	f.write(t, append(f.read(t, "ledger", entriesName), unsealedLine(t, f)...), "ledger", entriesName)
+	runChild(t, f, "open", "append:synced", "self") // the repair entry, unsealed
+	for i := range 3 {
+		runChild(t, f, "open", "checkpoint:archive:tmp", "self")
+		if r := f.verify(t); r.Status() == StatusTampered {
+			t.Fatalf("after %d failed repairs the ledger looks tampered: %v", i+2, r.Findings)
+		}
+	}
+	var c crashCounts
+	checkRecovery(t, f, "repeated failed repairs", &c)
+	es := f.entries(t)
+	if len(es) < 10 || es[8].Step != "swap" || !repairSeals(es[9], 8) {
+		t.Fatalf("entries after the repairs: %+v", es[8:])
+	}
+	// Later repairs only record clean-up (the killed checkpoints' temporary
+	// files); none seals anything.
+	for _, e := range es[10:] {
+		if e.Kind != KindLedgerRepair || len(e.Repair.Sealed) != 0 {
+			t.Fatalf("unexpected entry after the repairs: %+v", e)
+		}
+	}
+}
+
 // unsealedLine is the signed line that would follow the fixture's ledger.
 func unsealedLine(t *testing.T, f *fixture) []byte {
 	t.Helper()

@@ -98,7 +98,10 @@ func OpenEnvelope(env Envelope, wantType string, keys []ed25519.PublicKey) ([]by
 // parseEnvelope decodes an envelope strictly.
 func parseEnvelope(b []byte) (Envelope, error) {
 	var env Envelope
-	if k, ok := duplicateKey(b); ok && json.Valid(b) {
+	if !json.Valid(b) {
+		return env, errors.New("DSSE envelope is not valid JSON")
+	}
+	if k, ok := duplicateKey(b); ok {
 		return env, fmt.Errorf("DSSE envelope has duplicate key %q", k)
 	}
 	if err := strictUnmarshal(b, &env); err != nil {

@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -55,13 +54,6 @@ type BuildInfo struct {
 	FinishedAt   time.Time // zero: now
 }
 
-// NewBuildID returns a sortable, unique build ID: UTC time plus randomness.
-func NewBuildID(now time.Time) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
 // NewBuild creates the evidence folder for a build. The folder must not hold
 // evidence already.
 func (l *Ledger) NewBuild(template, buildID string) (*BuildEvidence, error) {
@@ -93,6 +85,13 @@ func (b *BuildEvidence) Finish(ctx context.Context, info BuildInfo) (Entry, erro
 	}
 	if info.FinishedAt.IsZero() {
 		info.FinishedAt = b.l.opts.Clock()
+	}
+	// The error text goes into build.json and the provenance, written
+	// after the redaction pass below: redact it here.
+	for _, s := range b.l.opts.Secrets {
+		if s != "" {
+			info.Error = strings.ReplaceAll(info.Error, s, "[REDACTED]")
+		}
 	}
 	ev, err := b.hashFolder(true)
 	if err != nil {

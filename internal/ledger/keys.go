@@ -64,16 +64,18 @@ func GenerateKey(keyPath, name string) (vkey string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("create key file (an existing key is never overwritten): %w", err)
 	}
-	if _, err := f.WriteString(skey + "\n"); err != nil {
-		f.Close()
+	// A partly written key must not stay behind: O_EXCL would refuse
+	// every retry of `templated ledger init`.
+	_, err = f.WriteString(skey + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(keyPath)
 		return "", fmt.Errorf("write key file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return "", fmt.Errorf("sync key file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("close key file: %w", err)
 	}
 	return vkey, syncDir(filepath.Dir(keyPath))
 }

@@ -182,6 +182,9 @@ func Open(ctx context.Context, opts Options) (*Ledger, error) {
 		return nil, err
 	}
 	if err := l.recover(ctx); err != nil {
+		if l.f != nil {
+			l.f.Close()
+		}
 		l.lockF.Close()
 		return nil, err
 	}
@@ -217,6 +220,18 @@ func (l *Ledger) recover(ctx context.Context) error {
 	}
 	if err := l.load(a); err != nil {
 		return err
+	}
+	if n := len(a.unsealed); n == 2 && a.scan.lines[a.unsealed[1]].kind == KindLedgerRepair {
+		// An entry and the repair sealing it were written, but the
+		// repair's checkpoint was not (a crash, a full disk): the
+		// checkpoint finishes that repair. Another repair entry would make
+		// three unsealed lines, which verify rightly calls tampering, so
+		// retries would brick the ledger.
+		if err := l.checkpoint(); err != nil {
+			return fmt.Errorf("seal earlier repair: %w", err)
+		}
+		l.log.WithField("sealed", a.unsealed).Warn("ledger: sealed an earlier repair whose checkpoint was missing")
+		a.unsealed = nil
 	}
 	if len(a.unsealed) > 0 || rep != nil {
 		if rep == nil {
@@ -352,7 +367,7 @@ func noteName(n int64) string { return fmt.Sprintf("%012d.note", n) }
 
 func (l *Ledger) checkSecrets(b []byte) error {
 	for _, s := range l.opts.Secrets {
-		if s != "" && bytes.Contains(b, []byte(s)) {
+		if ContainsSecret(b, s) {
 			return errors.New("entry contains a secret value: refusing to write it")
 		}
 	}
@@ -370,8 +385,6 @@ func (l *Ledger) Checkpoint() []byte {
 // VerifierKey returns the public key that verifies this ledger.
 func (l *Ledger) VerifierKey() string { return l.key.vkey }
 
-// Dir returns the evidence root.
-func (l *Ledger) Dir() string { return l.dir }
 
 // Repaired returns what Open repaired, or nil.
 func (l *Ledger) Repaired() *RepairRecord { return l.repair }

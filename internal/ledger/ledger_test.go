@@ -63,6 +63,7 @@ func TestAppendRejectsInvalidAndSecrets(t *testing.T) {
 		{Kind: KindBuildStarted, Template: "x"},
 		{Kind: KindBuildFinished, Template: "../etc", BuildID: "b", Result: "success"},
 		{Kind: KindStep, Error: "auth failed for s3cr3t-token"},
+		{Kind: KindStep, Error: "header czNjcjN0LXRva2Vu"}, // base64 of the secret
 		{Kind: KindStep, Evidence: []Evidence{{Name: "x", Path: "/etc/passwd", SHA256: sha("x")}}},
 	} {
 		if _, err := l.Append(context.Background(), e); err == nil {

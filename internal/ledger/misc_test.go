@@ -89,7 +89,7 @@ func TestBuildEvidenceRedactsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(b.LogPath, []byte("auth header "+secret+"\n"), 0o644)
-	e, err := b.Finish(context.Background(), BuildInfo{Result: "failure", Error: "packer exited 1"})
+	e, err := b.Finish(context.Background(), BuildInfo{Result: "failure", Error: "packer exited 1: 401 for " + secret})
 	if err != nil {
 		t.Fatal(err)
 	}

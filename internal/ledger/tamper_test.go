@@ -294,6 +294,10 @@ var tamperCases = []tamperCase{
 		f.write(t, bytes.Replace(b, []byte(`"payload"`), []byte(`"extra":1,"payload"`), 1), "tpl-ubuntu-24.04", "b1", FileProvenance)
 		return VerifyOptions{}
 	}, `provenance.intoto.json: DSSE envelope: json: unknown field "extra"`},
+	{"DSSE envelope replaced by broken JSON", func(t *testing.T, f *fixture) VerifyOptions {
+		f.write(t, []byte("}"), "tpl-ubuntu-24.04", "b1", FileProvenance)
+		return VerifyOptions{}
+	}, "provenance.intoto.json: DSSE envelope is not valid JSON"},
 	{"untrusted key", func(t *testing.T, f *fixture) VerifyOptions {
 		_, vkey := otherKey(t, "templated.test/ledger")
 		return VerifyOptions{VerifierKeys: []string{vkey}}
