@@ -385,7 +385,6 @@ func (l *Ledger) Checkpoint() []byte {
 // VerifierKey returns the public key that verifies this ledger.
 func (l *Ledger) VerifierKey() string { return l.key.vkey }
 
-
 // Repaired returns what Open repaired, or nil.
 func (l *Ledger) Repaired() *RepairRecord { return l.repair }
 
