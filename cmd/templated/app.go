@@ -192,5 +192,3 @@ func isTerminal(w io.Writer) bool {
 func (c *common) colour(w io.Writer) bool {
 	return isTerminal(w) && c.env.Getenv("NO_COLOR") == "" && !strings.EqualFold(c.env.Getenv("TERM"), "dumb")
 }
-
-func dirOf(path string) string { return filepath.Dir(path) }

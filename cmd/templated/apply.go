@@ -52,8 +52,8 @@ func (a *actFlags) register(fs *flag.FlagSet, env *cmdEnv) {
 
 // actor is everything a command that changes the cluster holds open.
 type actor struct {
+	a      *actFlags
 	s      *session
-	reap   func(context.Context) error
 	led    *ledger.Ledger
 	rec    *recorder
 	exec   *reconcile.Executor
@@ -84,40 +84,50 @@ func (a *actFlags) open(ctx context.Context, only string, progress io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	act := &actor{s: s, unlock: unlock, reap: a.reapOrphans}
+	act := &actor{a: a, s: s, unlock: unlock}
 	log, _ := a.logger()
-	keyFile := a.ledgerKey
-	if keyFile == "" {
-		keyFile = ledger.DefaultKeyPath(a.env.Getenv)
-	}
-	led, err := ledger.Open(ctx, ledger.Options{Dir: a.evidence, KeyFile: keyFile, Logger: log,
-		Secrets: []string{s.config.TokenSecret.Reveal()}})
+	led, err := a.openLedger(ctx, log, s.config.TokenSecret.Reveal())
 	if err != nil {
 		act.close()
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("open ledger: %w (create a signing key with `templated ledger init`)", err)
-		}
-		return nil, fmt.Errorf("open ledger: %w", err)
+		return nil, err
 	}
 	act.led = led
-	act.rec = newRecorder(ctx, led, a.desired, s.packerVersion, a.env.Getenv)
+	act.rec = newRecorder(ctx, led, a.desired, s.packerVersion, a.pluginVersions(ctx, s.runner, log), a.env.Getenv)
 	act.exec = a.executor(s, act.rec, j, log, progress)
 	return act, nil
 }
 
+// openLedger opens the evidence ledger for writing, with the key from
+// -ledger-key or its default place. secret (the API token) is refused in
+// entries and redacted from evidence.
+func (a *actFlags) openLedger(ctx context.Context, log logrus.FieldLogger, secret string) (*ledger.Ledger, error) {
+	keyFile := a.ledgerKey
+	if keyFile == "" {
+		keyFile = ledger.DefaultKeyPath(a.env.Getenv)
+	}
+	opts := ledger.Options{Dir: a.evidence, KeyFile: keyFile, Logger: log}
+	if secret != "" {
+		opts.Secrets = []string{secret}
+	}
+	led, err := ledger.Open(ctx, opts)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("open ledger: %w (create a signing key with `templated ledger init`)", err)
+	case err != nil:
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	return led, nil
+}
+
 // executor builds the executor for a session.
-func (a *actFlags) executor(s *session, rec reconcile.Recorder, j *state.Journal, log logrus.FieldLogger, progress io.Writer) *reconcile.Executor {
+func (a *actFlags) executor(s *session, rec *recorder, j *state.Journal, log logrus.FieldLogger, progress io.Writer) *reconcile.Executor {
 	perNode := a.perNode
 	if perNode <= 0 {
 		perNode = a.parallel
 	}
-	commit := ""
-	if r, ok := rec.(*recorder); ok {
-		commit = r.commit()
-	}
 	return &reconcile.Executor{
 		Cluster: s.cluster, Recorder: rec, Journal: j, Log: log, Progress: progress,
-		Parallel: a.parallel, PerNode: perNode, KeepFailed: a.keepFailed, Commit: commit,
+		Parallel: a.parallel, PerNode: perNode, KeepFailed: a.keepFailed, Commit: rec.commit(),
 		Builder: &builder.Packer{Runner: s.runner, Root: a.packerRoot(), Communicator: a.communicator, PackerVersion: s.packerVersion,
 			ISOStore: s.cluster, Log: log,
 			Conn: workspace.Conn{URL: s.config.URL, TokenID: s.config.TokenID, TokenSecret: s.config.TokenSecret.Reveal(),
@@ -127,7 +137,7 @@ func (a *actFlags) executor(s *session, rec reconcile.Recorder, j *state.Journal
 
 // recover finishes what an interrupted run left in the journal.
 func (act *actor) recover(ctx context.Context, w io.Writer) error {
-	if err := act.reap(ctx); err != nil {
+	if err := act.a.reapOrphans(ctx); err != nil {
 		return err
 	}
 	pending, err := act.exec.Journal.Pending()
@@ -308,6 +318,17 @@ func runResume(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Open the ledger before changing anything, so that a release is never
+	// left unrecorded; the daemon, if it holds the ledger, records it.
+	led, err := a.openLedger(ctx, nil, "")
+	switch {
+	case errors.Is(err, ledger.ErrLocked):
+		led = nil
+	case err != nil:
+		return fmt.Errorf("resume %s: %w", name, err)
+	default:
+		defer led.Close()
+	}
 	j, err := state.OpenJournal(a.stateDir)
 	if err != nil {
 		return err
@@ -334,24 +355,11 @@ func runResume(ctx context.Context, env *cmdEnv, args []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("resume: %s is neither held nor suspended", name)}
 	}
 	what := strings.Join(released, " and ")
-	// Record it, unless the daemon holds the ledger: it records the resume
-	// when its next run picks it up (`systemctl reload templated`).
-	keyFile := a.ledgerKey
-	if keyFile == "" {
-		keyFile = ledger.DefaultKeyPath(env.Getenv)
-	}
-	led, err := ledger.Open(ctx, ledger.Options{Dir: a.evidence, KeyFile: keyFile})
-	switch {
-	case errors.Is(err, ledger.ErrLocked):
+	if led == nil {
 		fmt.Fprintln(env.Stdout, "The daemon holds the ledger; it records the resume at its next run.")
-	case err != nil:
+	} else if _, err := led.Append(ctx, ledger.Entry{Kind: ledger.KindResume, Template: name, Result: "success",
+		Detail: map[string]string{"released": what, "by": operator(env)}}); err != nil {
 		return fmt.Errorf("record resume: %w", err)
-	default:
-		defer led.Close()
-		if _, err := led.Append(ctx, ledger.Entry{Kind: ledger.KindResume, Template: name, Result: "success",
-			Detail: map[string]string{"released": what, "by": operator(env)}}); err != nil {
-			return fmt.Errorf("record resume: %w", err)
-		}
 	}
 	fmt.Fprintf(env.Stdout, "%s resumed: released %s.\n", name, what)
 	return nil

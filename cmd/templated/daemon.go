@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -60,7 +61,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 
 	d, err := daemon.New(daemon.Options{
 		DesiredPath: a.desired,
-		WatchDirs:   []string{dirOf(a.desired), a.packerRoot()},
+		WatchDirs:   []string{filepath.Dir(a.desired), a.packerRoot()},
 		StateDir:    a.stateDir,
 		Load:        state.Load,
 		Reconciler:  r,
@@ -113,15 +114,11 @@ func (r *daemonReconciler) reload(ctx context.Context) error {
 	defer r.mu.Unlock()
 	if r.cur != nil && r.cur.led != nil {
 		r.cur.led.Close()
+		r.cur.led = nil // until reopened: runs fail rather than act unrecorded
 	}
-	keyFile := r.a.ledgerKey
-	if keyFile == "" {
-		keyFile = ledger.DefaultKeyPath(r.a.env.Getenv)
-	}
-	led, err := ledger.Open(ctx, ledger.Options{Dir: r.a.evidence, KeyFile: keyFile, Logger: r.log,
-		Secrets: []string{cfg.TokenSecret.Reveal()}})
+	led, err := r.a.openLedger(ctx, r.log, cfg.TokenSecret.Reveal())
 	if err != nil {
-		return fmt.Errorf("open ledger: %w", err)
+		return err
 	}
 	r.cur = &actorState{cluster: cl, config: cfg, led: led}
 	return nil
@@ -144,6 +141,9 @@ func (r *daemonReconciler) state() *actorState {
 // Reconcile implements daemon.Reconciler.
 func (r *daemonReconciler) Reconcile(ctx context.Context, req daemon.Request) (daemon.Outcome, error) {
 	st := r.state()
+	if st == nil || st.led == nil {
+		return daemon.Outcome{}, errors.New("the evidence ledger is not open (see the last reload's error); nothing is done unrecorded")
+	}
 	d := req.Desired
 	runner, err := r.a.runner()
 	if err != nil {
@@ -154,7 +154,7 @@ func (r *daemonReconciler) Reconcile(ctx context.Context, req daemon.Request) (d
 		return daemon.Outcome{}, err
 	}
 	s := &session{desired: d, inputs: inputs, packerVersion: pv, cluster: st.cluster, config: st.config, runner: runner}
-	rec := newRecorder(ctx, st.led, r.a.desired, pv, r.a.env.Getenv)
+	rec := newRecorder(ctx, st.led, r.a.desired, pv, r.a.pluginVersions(ctx, runner, r.log), r.a.env.Getenv)
 	// The writer's pipe and goroutine live until it is closed: close it
 	// after each run, or every run leaks one until the GC finds it.
 	progress := r.log.WithField("component", "packer").WriterLevel(logrus.InfoLevel)
@@ -171,7 +171,10 @@ func (r *daemonReconciler) Reconcile(ctx context.Context, req daemon.Request) (d
 	}
 	p, err := s.observe(ctx, &r.a.common)
 	if err != nil {
-		return daemon.Outcome{APIErrors: 1}, daemon.Unreachable(err)
+		if isClusterError(err) {
+			return daemon.Outcome{APIErrors: 1}, daemon.Unreachable(err)
+		}
+		return daemon.Outcome{}, err
 	}
 	req.Observed()
 	if err := rec.Decision(ctx, d, p, req.Trigger.String()); err != nil {

@@ -4,7 +4,14 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"strings"
 )
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // errFlagHelp is returned when -h was asked for; it exits 0.
 var errFlagHelp = flag.ErrHelp

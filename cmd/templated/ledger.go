@@ -50,12 +50,6 @@ func runLedger(ctx context.Context, env *cmdEnv, args []string) error {
 	return sub(ctx, env, args[1:])
 }
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 // dirFlag is the evidence root: -dir, or -evidence-dir as the other
 // commands call it; $TEMPLATED_EVIDENCE_DIR sets the default.
 func dirFlag(fs *flag.FlagSet, env *cmdEnv) *string {
@@ -106,7 +100,7 @@ func readPubkeys(files []string) ([]string, error) {
 func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("ledger verify", env.Stderr)
 	dir := dirFlag(fs, env)
-	var pubkeys, trusted stringList
+	var pubkeys, trusted multiFlag
 	fs.Var(&pubkeys, "pubkey", "trusted verifier key file (repeatable; default: the ledger's own hint, with a warning)")
 	fs.Var(&trusted, "trusted-checkpoint", "checkpoint kept off the host that the ledger must extend (repeatable)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -174,16 +168,9 @@ func writeHistory(w io.Writer, entries []ledger.Entry) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tTEMPLATE\tRESULT\tDETAIL")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.TS, e.Kind, dash(e.Template), dash(e.Result), describe(e))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.TS, e.Kind, orDash(e.Template), orDash(e.Result), describe(e))
 	}
 	return tw.Flush()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // describe summarises what an entry says beyond its kind.
@@ -293,7 +280,7 @@ func ledgerProof(_ context.Context, env *cmdEnv, args []string) error {
 
 func ledgerCheckProof(_ context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("ledger check-proof", env.Stderr)
-	var pubkeys stringList
+	var pubkeys multiFlag
 	fs.Var(&pubkeys, "pubkey", "trusted verifier key file (required, repeatable)")
 	entryFile := fs.String("entry", "", "file holding the entry line (default: the proof's extra field)")
 	if err := parseFlags(fs, args); err != nil {

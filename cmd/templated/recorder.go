@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"templated/internal/ledger"
+	"templated/internal/packer"
 	"templated/internal/plan"
 	"templated/internal/reconcile"
 	"templated/internal/state"
@@ -26,15 +30,31 @@ type recorder struct {
 
 var _ reconcile.Recorder = (*recorder)(nil)
 
-// newRecorder gathers the run's context once.
-func newRecorder(ctx context.Context, l *ledger.Ledger, desiredPath, packerVersion string, getenv func(string) string) *recorder {
+// newRecorder gathers the run's context once; plugins maps each
+// installed Packer plugin's source to its version.
+func newRecorder(ctx context.Context, l *ledger.Ledger, desiredPath, packerVersion string, plugins map[string]string, getenv func(string) string) *recorder {
 	git, _ := ledger.DetectGit(ctx, filepath.Dir(desiredPath))
 	return &recorder{l: l, desired: desiredPath, git: git, ci: ledger.DetectCI(getenv),
-		versions: ledger.Versions{Templated: version, Packer: packerVersion, Plugins: map[string]string{"github.com/hashicorp/proxmox": pluginVersion}}}
+		versions: ledger.Versions{Templated: version, Packer: packerVersion, Plugins: plugins}}
 }
 
-// pluginVersion is the Proxmox plugin templated's tools install.
-const pluginVersion = "1.1.1"
+// pluginVersions asks Packer which plugins it would load (`packer plugins
+// installed`, honouring PACKER_PLUGIN_PATH), for the evidence. When that
+// fails the evidence says "unknown" rather than guessing.
+func (a *actFlags) pluginVersions(ctx context.Context, r *packer.Runner, log logrus.FieldLogger) map[string]string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	plugins, err := r.PluginVersions(ctx)
+	if err != nil || len(plugins) == 0 {
+		log.WithError(err).Warn("could not list the installed Packer plugins; the evidence records their versions as unknown")
+		return map[string]string{"github.com/hashicorp/proxmox": "unknown"}
+	}
+	out := make(map[string]string, len(plugins))
+	for _, p := range plugins {
+		out[cmp.Or(p.Source, p.Name)] = p.Version
+	}
+	return out
+}
 
 func (r *recorder) commit() string {
 	if r.git == nil {

@@ -15,12 +15,6 @@ func init() {
 	register("sim", "run a simulated Proxmox VE API on loopback (for tests and trying templated)", runSim)
 }
 
-// multiFlag collects a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
 // runSim starts the simulator, prints how to reach it and serves until ctx
 // is cancelled.
 func runSim(ctx context.Context, env *cmdEnv, args []string) error {

@@ -202,7 +202,12 @@ func (d *Daemon) loop(ctx context.Context) {
 				d.stopping()
 				return
 			}
-			wait := d.runOnce(ctx, t)
+			wait, ran := d.runOnce(ctx, t)
+			if !ran {
+				// Nothing ran (no valid desired file): a pending retry
+				// or interval still stands.
+				continue
+			}
 			// Timers that fired during the run are superseded by it.
 			interval.Reset(d.opts.Interval)
 			retry.Stop()

@@ -271,7 +271,7 @@ func TestBackoffWhileUnreachable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, func(o *Options) { o.Interval = 100 * time.Hour }, tplA)
 		unreachable := func(ctx context.Context, req Request) (Outcome, error) {
-			return Outcome{}, errors.New("get /cluster/resources: dial tcp 10.0.0.1:8006: connection refused")
+			return Outcome{}, Unreachable(errors.New("get /cluster/resources: dial tcp 10.0.0.1:8006: connection refused"))
 		}
 		h.rec.setFn(unreachable)
 		h.start()
@@ -319,6 +319,31 @@ func TestBackoffWhileUnreachable(t *testing.T) {
 		gap := h.rec.lastCall().at.Sub(first)
 		if gap < 500*time.Millisecond || gap > time.Second {
 			t.Fatalf("first retry after a success came after %s, want [0.5s, 1s]", gap)
+		}
+		h.stop()
+	})
+}
+
+// A rejected desired file saved while the daemon backs off does not cancel
+// the pending retry.
+func TestRejectedFileKeepsPendingRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(o *Options) { o.Interval = 100 * time.Hour }, tplA)
+		h.rec.setFn(func(context.Context, Request) (Outcome, error) {
+			return Outcome{}, Unreachable(errors.New("dial tcp 10.0.0.1:8006: connection refused"))
+		})
+		h.start()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		before := h.rec.n()
+		if err := os.WriteFile(h.path, []byte("INVALID"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.change()
+		time.Sleep(10 * time.Second) // the pending retry is due within 8 s
+		synctest.Wait()
+		if h.rec.n() == before {
+			t.Fatalf("no retry in the 10 s after a rejected file (runs %d before and after)", before)
 		}
 		h.stop()
 	})
@@ -688,6 +713,31 @@ func TestRunFailureWithoutUnreachableDoesNotRetry(t *testing.T) {
 		synctest.Wait()
 		if got := h.notify.last(); !strings.HasPrefix(got, "Proxmox unreachable") {
 			t.Fatalf("status = %q", got)
+		}
+		h.stop()
+	})
+}
+
+// An error before the observation that is not about Proxmox (Packer
+// missing) is a failed run, not "Proxmox unreachable": no backoff retries,
+// and the daemon is not ready.
+func TestLocalErrorBeforeObservationIsAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(o *Options) { o.Interval = 100 * time.Hour }, tplA)
+		h.rec.setFn(func(context.Context, Request) (Outcome, error) {
+			return Outcome{}, errors.New(`packer version: exec: "packer": executable file not found in $PATH`)
+		})
+		h.start()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if n := h.rec.n(); n != 1 {
+			t.Fatalf("a local failure was retried like an unreachable cluster: %d runs", n)
+		}
+		if got := h.notify.last(); !strings.HasPrefix(got, "idle; last run failed: packer version") {
+			t.Fatalf("status = %q", got)
+		}
+		if ok, _ := h.d.ready(time.Now()); ok {
+			t.Fatal("ready without ever observing the cluster")
 		}
 		h.stop()
 	})

@@ -19,11 +19,14 @@ import (
 //     daemon signals readiness then, long before a build finishes).
 //   - Templates in req.Suspended (also marked Suspended in req.Desired) must
 //     not be built; report them as ActionBlocked.
-//   - When the cluster cannot be read, return an error and an Outcome with
-//     Observed false, and take no destructive step. An error that happens
-//     after the observation but means Proxmox is failing (not a build of one
-//     template) should satisfy errors.As(err, *interface{ Unreachable() bool })
-//     (wrap it with Unreachable); the daemon then backs off as well.
+//   - When the cluster cannot be read, return an error wrapped with
+//     Unreachable and an Outcome with Observed false, and take no
+//     destructive step; the daemon backs off and retries. So too for an
+//     error after the observation that means Proxmox is failing (not a build
+//     of one template). Any other error (Packer missing, a local file
+//     unreadable) is a failed run: no backoff, the next trigger or the
+//     interval runs again, and without an observation the daemon is not
+//     ready.
 //   - When ctx is cancelled, stop running builds (Packer gets SIGINT and its
 //     grace period) and return.
 type Reconciler interface {

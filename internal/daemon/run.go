@@ -24,8 +24,9 @@ const (
 
 // runOnce handles one coalesced trigger: reload what the trigger asks for,
 // reconcile, account for the outcome. It returns how long to wait before a
-// retry (0: no retry needed).
-func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
+// retry (0: no retry needed), and false when no run took place (no valid
+// desired file to run with).
+func (d *Daemon) runOnce(ctx context.Context, t Trigger) (time.Duration, bool) {
 	log := d.log.WithField("trigger", t.String())
 	if t.Has(ReasonReload) && d.opts.OnReload != nil {
 		if err := d.opts.OnReload(ctx); err != nil {
@@ -42,12 +43,12 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
 			log.Info("no valid desired file yet; no run")
 			d.met.reconciles.WithLabelValues(string(t.Primary()), resultSkipped).Inc()
 			d.setWaiting()
-			return 0
+			return 0, false
 		case rejected && t.onlyReloads():
 			log.Info("desired file rejected; no run")
 			d.met.reconciles.WithLabelValues(string(t.Primary()), resultSkipped).Inc()
 			d.setIdle("")
-			return 0
+			return 0, false
 		}
 	}
 	des := d.desired.Load()
@@ -89,13 +90,13 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) time.Duration {
 		wait := d.bo.next()
 		log.WithError(err).WithField("retry_in", wait.String()).Warn("Proxmox unreachable")
 		d.setBackoff(wait)
-		return wait
+		return wait, true
 	default:
 		d.bo.reset()
 		log.WithError(err).Error("reconcile failed")
 		d.setIdle("last run failed: " + err.Error())
 	}
-	return 0
+	return 0, true
 }
 
 // errPanic marks a run that panicked.
@@ -124,7 +125,7 @@ func classify(ctx context.Context, out Outcome, err error) string {
 		return resultCanceled
 	case errors.Is(err, errPanic):
 		return resultFailure
-	case !out.Observed || IsUnreachable(err):
+	case IsUnreachable(err):
 		return resultUnreachable
 	default:
 		return resultFailure

@@ -130,7 +130,7 @@ func (d *Daemon) finishRun(t Trigger, start time.Time, dur time.Duration, result
 		rs.Error = err.Error()
 	}
 	d.v.lastRun = rs
-	if !out.Observed && result == resultUnreachable {
+	if !out.Observed && result != resultCanceled {
 		d.v.observationOK = false
 	}
 	for _, o := range out.Templates {
