@@ -109,12 +109,12 @@ func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconci
 		Env: env, LogPath: logPath, Manifest: manifest, Output: req.Output,
 	})
 	if err != nil {
-		return reconcile.BuildResult{Duration: res.Duration}, err
+		return reconcile.BuildResult{}, err
 	}
 	if res.ArtifactID != "" && res.ArtifactID != strconv.Itoa(req.StagingVMID) {
-		return reconcile.BuildResult{Duration: res.Duration}, fmt.Errorf("build %s: Packer reports artifact %s, not the staging VMID %d", t.Name, res.ArtifactID, req.StagingVMID)
+		return reconcile.BuildResult{}, fmt.Errorf("build %s: Packer reports artifact %s, not the staging VMID %d", t.Name, res.ArtifactID, req.StagingVMID)
 	}
-	return reconcile.BuildResult{ArtifactID: res.ArtifactID, PackerVersion: p.PackerVersion, Duration: res.Duration}, nil
+	return reconcile.BuildResult{ArtifactID: res.ArtifactID, PackerVersion: p.PackerVersion}, nil
 }
 
 // answers renders the template's answer-CD files with a fresh build

@@ -114,8 +114,9 @@ func (r *Runner) run(ctx context.Context, inv invocation) (exit, error) {
 }
 
 // command makes the exec.Cmd for inv: its own process group, SIGINT to the
-// group when ctx ends and SIGKILL after KillGrace. stopKillTimer cancels
-// the pending SIGKILL once Packer has exited.
+// group when ctx ends and SIGKILL after KillGrace. stopKillTimer, called
+// once Packer has exited (before it is reaped), cancels the pending
+// SIGKILL and keeps a late cancel from arming another.
 func (r *Runner) command(ctx context.Context, inv invocation, stdout, stderr *os.File, extra []*os.File) (cmd *exec.Cmd, stopKillTimer func()) {
 	cmd = exec.CommandContext(ctx, r.packer(), inv.args...)
 	cmd.Dir, cmd.Env = inv.dir, inv.env
@@ -129,15 +130,21 @@ func (r *Runner) command(ctx context.Context, inv invocation, stdout, stderr *os
 		Pdeathsig: syscall.SIGTERM,
 	}
 	var (
-		mu    sync.Mutex
-		timer *time.Timer
+		mu     sync.Mutex
+		timer  *time.Timer
+		exited bool // Packer has exited: its group ID may soon be reused
 	)
 	grace := r.killGrace()
 	cmd.Cancel = func() error {
 		pgid := cmd.Process.Pid
 		mu.Lock()
+		defer mu.Unlock()
+		if exited {
+			// ctx ended after Packer exited, before exec noticed: signal
+			// nothing, since after the reap the group ID is free.
+			return os.ErrProcessDone
+		}
 		timer = time.AfterFunc(grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-		mu.Unlock()
 		if err := syscall.Kill(-pgid, syscall.SIGINT); err != nil {
 			if errors.Is(err, syscall.ESRCH) {
 				return os.ErrProcessDone
@@ -152,6 +159,7 @@ func (r *Runner) command(ctx context.Context, inv invocation, stdout, stderr *os
 	return cmd, func() {
 		mu.Lock()
 		defer mu.Unlock()
+		exited = true
 		if timer != nil {
 			timer.Stop()
 		}

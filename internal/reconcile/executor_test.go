@@ -29,6 +29,7 @@ type fakeBuilder struct {
 	builds  atomic.Int32
 	delay   time.Duration
 	panics  string // the template whose build panics
+	onBuild func() // runs at the start of every build
 }
 
 func (b *fakeBuilder) Build(ctx context.Context, req BuildRequest) (BuildResult, error) {
@@ -50,6 +51,9 @@ func (b *fakeBuilder) Build(ctx context.Context, req BuildRequest) (BuildResult,
 	}
 	if err := b.fail[req.Template.Name]; err != nil {
 		return BuildResult{}, err
+	}
+	if b.onBuild != nil {
+		b.onBuild()
 	}
 	if req.Template.Name == b.panics {
 		panic("fake builder bug")
@@ -361,6 +365,14 @@ func TestApplySwapFaults(t *testing.T) {
 				return nil
 			}}
 		}, "1.0.0"},
+		{"stamping the kept copy fails", func(c *proxmoxfake.Cluster) proxmoxfake.Funcs {
+			return proxmoxfake.Funcs{SetMeta: func(_ context.Context, _ string, vmid int, _ string, _ []string) error {
+				if vmid >= 9950 {
+					return boom
+				}
+				return nil
+			}}
+		}, "1.0.0"},
 		{"token revoked before delete", func(c *proxmoxfake.Cluster) proxmoxfake.Funcs {
 			return proxmoxfake.Funcs{Version: func(context.Context) error { return errors.New("401 authentication failed") }}
 		}, "1.0.0"},
@@ -382,6 +394,9 @@ func TestApplySwapFaults(t *testing.T) {
 				if h.d.VMIDs.Staging.Contains(g.VMID) {
 					t.Errorf("staging VM left: %+v", g)
 				}
+				if h.d.VMIDs.Previous.Contains(g.VMID) && !g.HasTag(state.TagPrevious) {
+					t.Errorf("a half-made copy was left in the previous range: %+v", g)
+				}
 			}
 			// Whatever happened, a later run converges.
 			if err := h.e.Recover(context.Background(), h.d); err != nil {
@@ -398,8 +413,10 @@ func TestApplySwapFaults(t *testing.T) {
 }
 
 // A guest that someone creates at the reserved VMID while it stands empty
-// is never deleted by the restore: the kept copy and the journal wait, and
-// once the VMID is free again the next run puts the template back.
+// is never deleted by the restore. The build fails, the old template stays
+// as a previous version (rollback can bring it back), and no journal entry
+// is kept that every later run's recovery would trip over: once people
+// free the VMID, the next apply creates the template again.
 func TestRestoreNeverDeletesForeignGuest(t *testing.T) {
 	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.1.0"))
 	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
@@ -420,20 +437,40 @@ func TestRestoreNeverDeletesForeignGuest(t *testing.T) {
 	if v, ok := h.c.VM(9000); !ok || v.Name != "someones-vm" {
 		t.Fatalf("the guest someone put at 9000 was removed: %+v %v", v, ok)
 	}
-	if op, ok := h.e.pendingOp("tpl-ubuntu-22.04"); !ok || op.Previous == 0 {
-		t.Fatalf("the journal should keep the swap and its kept copy: %+v", op)
-	}
 	if h.previousCount(t, "tpl-ubuntu-22.04") != 1 {
 		t.Fatal("the kept copy of the old template is gone")
 	}
-	// People move their guest away; the next run restores the template.
+	h.assertClean(t) // no staging VM, no journal entry
+	if err := h.e.Recover(context.Background(), h.d); err != nil {
+		t.Fatalf("recovery with the foreign guest still there: %v", err)
+	}
+	// People move their guest away; the next apply creates the template.
 	if err := h.c.Delete(context.Background(), "pve1", 9000); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.e.Recover(context.Background(), h.d); err != nil {
-		t.Fatalf("recover: %v", err)
+	if rep := h.apply(t, inputs("tpl-ubuntu-22.04")); len(rep.Failed()) != 0 {
+		t.Fatalf("rerun: %+v", rep.Results)
 	}
-	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.0.0")
+	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.1.0")
+}
+
+// Someone creates a VM at a new template's reserved VMID while it builds:
+// the create fails, their VM stays, and nothing is left for later runs to
+// trip over (no staging VM, no journal entry).
+func TestCreateRefusedByForeignGuest(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.0.0"))
+	h.b.onBuild = func() { _ = h.c.Add(proxmoxfake.VM{VMID: 9000, Node: "pve1", Name: "someones-vm"}) }
+	rep := h.apply(t, inputs("tpl-ubuntu-22.04"))
+	if f := rep.Failed(); len(f) != 1 || !strings.Contains(f[0].Err.Error(), `"someones-vm"`) {
+		t.Fatalf("results: %+v", rep.Results)
+	}
+	if v, ok := h.c.VM(9000); !ok || v.Name != "someones-vm" {
+		t.Fatalf("the guest someone put at 9000 was touched: %+v %v", v, ok)
+	}
+	h.assertClean(t)
+	if err := h.e.Recover(context.Background(), h.d); err != nil {
+		t.Fatalf("recovery: %v", err)
+	}
 }
 
 func TestApplyParallelLimit(t *testing.T) {
@@ -518,6 +555,35 @@ func TestRollbackKeepsKeepPreviousVersions(t *testing.T) {
 	if !slices.Equal(rels, []string{"1.0.0", "1.2.0"}) {
 		t.Fatalf("previous versions after rollback: %v, want 1.0.0 and 1.2.0", rels)
 	}
+}
+
+// Recovering an operation whose entry has left the desired file prunes
+// none of its previous versions: their keep_previous is no longer known.
+func TestRecoverRemovedEntryPrunesNothing(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.1.0"))
+	h.d.Templates[0].KeepPrevious = 3
+	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
+	for _, rel := range []string{"1.1.0", "1.2.0"} {
+		h.d.Templates[0].Release = tmpl("x", 1, rel).Release
+		if f := h.apply(t, inputs("tpl-ubuntu-22.04")).Failed(); len(f) != 0 {
+			t.Fatal(f)
+		}
+	}
+	if n := h.previousCount(t, "tpl-ubuntu-22.04"); n != 2 {
+		t.Fatalf("%d previous versions, want 2", n)
+	}
+	// A clean-up was interrupted, and then the entry was removed.
+	if err := h.e.Journal.Put(state.Op{Kind: "build", Template: "tpl-ubuntu-22.04", BuildID: "b", Node: "pve1", VMID: 9000, Step: state.StepCleanup}); err != nil {
+		t.Fatal(err)
+	}
+	h.d.Templates = nil
+	if err := h.e.Recover(context.Background(), h.d); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.previousCount(t, "tpl-ubuntu-22.04"); n != 2 {
+		t.Fatalf("recovery pruned previous versions of a removed entry: %d left, want 2", n)
+	}
+	h.assertClean(t)
 }
 
 func TestRollbackWithoutPrevious(t *testing.T) {

@@ -24,7 +24,7 @@ func Observe(ctx context.Context, c Lister, d *state.Desired, inputs map[string]
 	if err != nil {
 		return state.Observed{}, fmt.Errorf("list guests: %w", err)
 	}
-	obs := state.Observed{Guests: guests, Inputs: inputs, Holds: holds, At: now}
+	obs := state.Observed{Guests: guests, Inputs: inputs, Holds: holds}
 	for _, a := range Plan(d, obs, now).Actions {
 		if a.Kind != plan.Rebuild {
 			continue

@@ -37,7 +37,6 @@ type BuildRequest struct {
 type BuildResult struct {
 	ArtifactID    string
 	PackerVersion string
-	Duration      time.Duration
 }
 
 // Recorder writes the evidence ledger. Implementation: an adapter over

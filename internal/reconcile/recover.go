@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"templated/internal/state"
 )
@@ -34,7 +35,8 @@ func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op state.Op
 	t, ok := d.Template(op.Template)
 	if !ok {
 		// The entry left the desired file; the journal still knows where.
-		t = state.Template{Name: op.Template, VMID: op.VMID, Node: op.Node, KeepPrevious: 1}
+		// Its keep_previous is unknown, so recovery prunes nothing.
+		t = state.Template{Name: op.Template, VMID: op.VMID, Node: op.Node, KeepPrevious: math.MaxInt32}
 	}
 	t.Node, t.VMID = op.Node, op.VMID
 	log := e.log().WithFields(map[string]any{"template": op.Template, "build_id": op.BuildID, "step": op.Step})
@@ -141,9 +143,18 @@ func (e *Executor) vacant(ctx context.Context, t state.Template) bool {
 
 // emptied reports whether a failed swap left t's reserved VMID without a
 // usable template (or could not tell), so that its journal entry must stay
-// for the next run. It outlives a cancelled ctx.
+// for the next run to finish. A VMID that holds someone else's guest is
+// not: no later run can act there, and a journal kept for it would fail
+// every run's recovery. It outlives a cancelled ctx.
 func (e *Executor) emptied(ctx context.Context, t state.Template) bool {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	return !restored(cctx, e, t)
+	g, ok, err := e.guest(cctx, t.VMID)
+	if err != nil {
+		return true
+	}
+	if !ok {
+		return true
+	}
+	return g.Name == t.Name && (!g.Template || g.Lock != "")
 }

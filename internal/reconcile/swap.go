@@ -39,7 +39,7 @@ func (e *Executor) swap(ctx context.Context, op *state.Op, t state.Template, sou
 			return 0, err
 		}
 		if err := e.keepPrevious(ctx, op, t); err != nil {
-			return 0, fmt.Errorf("keep current template: %w", err)
+			return 0, fmt.Errorf("keep current template: %w", e.dropPartialCopy(ctx, op, t, err))
 		}
 		if op.Previous != 0 {
 			e.progress(t.Name, op.Step, start, "current template kept at VMID %d", op.Previous)
@@ -130,6 +130,12 @@ func (e *Executor) keepPrevious(ctx context.Context, op *state.Op, t state.Templ
 	}
 	stamp.Template, stamp.Role = t.Name, state.RolePrevious
 	if err := e.retry(ctx, "copy current template", func() error {
+		// Look first: a clone whose answer was lost may have happened.
+		if g, ok, err := e.guest(ctx, op.Previous); err != nil {
+			return err
+		} else if ok && g.Name == previousName(t.Name, op.Previous) {
+			return e.waitUnlocked(ctx, op.Previous)
+		}
 		return e.Cluster.Clone(ctx, t.Node, t.VMID, op.Previous, previousName(t.Name, op.Previous))
 	}); err != nil {
 		return err
@@ -143,6 +149,25 @@ func (e *Executor) keepPrevious(ctx context.Context, op *state.Op, t state.Templ
 	return e.retry(ctx, "stamp copy", func() error {
 		return e.Cluster.SetMeta(ctx, t.Node, op.Previous, desc, stamp.Tags(state.ForeignTags(cur.Tags)...))
 	})
+}
+
+// dropPartialCopy removes what a failed keepPrevious left at op.Previous:
+// a copy with t's previous name that never became a stamped previous
+// version, which no prune would ever find. It returns cause, completed.
+func (e *Executor) dropPartialCopy(ctx context.Context, op *state.Op, t state.Template, cause error) error {
+	if op.Previous == 0 {
+		return cause
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	g, ok, err := e.guest(cctx, op.Previous)
+	if err != nil || !ok || g.Name != previousName(t.Name, op.Previous) || g.HasTag(state.TagPrevious) {
+		return cause
+	}
+	if err := e.deleteGuest(cctx, t.Node, op.Previous, "remove partial copy"); err != nil {
+		return fmt.Errorf("%w (and removing the partial copy %d: %v)", cause, op.Previous, err)
+	}
+	return cause
 }
 
 // deleteCurrent removes templated's template from the reserved VMID, after
@@ -275,7 +300,7 @@ func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, 
 	if ok && g.Name != t.Name {
 		// Someone put their own guest there after the delete: never
 		// remove it. The kept copy and the journal wait for people.
-		return fmt.Errorf("%w; VMID %d is now occupied by %q, which is not templated's: the previous template stays at VMID %d until the VMID is free again (the journal keeps the operation)", cause, t.VMID, g.Name, op.Previous)
+		return fmt.Errorf("%w; VMID %d is now occupied by %q, which is not templated's: the previous template stays at VMID %d (`templated rollback %s` puts it back once the VMID is free)", cause, t.VMID, g.Name, op.Previous, t.Name)
 	}
 	if ok {
 		// A half-placed new template: ours (it has t's name), remove it.

@@ -83,8 +83,6 @@ type Observed struct {
 	// version): the planner compares it with the hash stamped on the
 	// template.
 	Inputs map[string]string
-	// At is when the observation was made.
-	At time.Time
 }
 
 // Hold keeps a template from being rebuilt until its desired entry changes

@@ -132,14 +132,20 @@ func loadLocation(name string) (*time.Location, error) {
 	return loc, nil
 }
 
+// strictSemver is SemVer 2.0.0 in lower case: the release is stamped in a
+// PVE tag, and PVE stores tags in lower case, so "1.0.0-RC1" would read
+// back as another version.
 var strictSemver = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)` +
-	`(-(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?` +
-	`(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$`)
+	`(-(0|[1-9][0-9]*|[0-9]*[a-z-][0-9a-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[a-z-][0-9a-z-]*))*)?` +
+	`(\+[0-9a-z-]+(\.[0-9a-z-]+)*)?$`)
 
 // parseRelease parses a strict semantic version (MAJOR.MINOR.PATCH with
 // optional pre-release and build metadata, no "v").
 func parseRelease(s string) (*version.Version, error) {
 	bad := fmt.Errorf("%s is not a semantic version; write MAJOR.MINOR.PATCH, e.g. 1.0.0", quote(s))
+	if lower := strings.ToLower(s); lower != s && strictSemver.MatchString(lower) {
+		return nil, fmt.Errorf("%s must be lower case (Proxmox keeps the stamped release in lower-case tags): write %s", quote(s), quote(lower))
+	}
 	if len(s) > 128 || !strictSemver.MatchString(s) {
 		return nil, bad
 	}
