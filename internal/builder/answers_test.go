@@ -238,6 +238,37 @@ func TestNoAnswerCDWithoutStoreOrFiles(t *testing.T) {
 	}
 }
 
+// A var file setting a variable the shared files do not declare fails the
+// build before Packer runs (Packer alone would only warn), naming file and
+// line.
+func TestBuildRefusesUndeclaredVariable(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join(repoRoot(t), "packer"))); err != nil {
+		t.Fatal(err)
+	}
+	d, err := state.Load(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ubuntu, _ := d.Template("tpl-ubuntu-24.04")
+	vf := filepath.Join(root, ubuntu.VarFile)
+	src, _ := os.ReadFile(vf)
+	if err := os.WriteFile(vf, append(src, []byte("iso_checksumm = \"sha256:00\"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := &Packer{Runner: &packer.Runner{Packer: fakePacker(t, dir, 0), Env: []string{"PATH=" + os.Getenv("PATH")}},
+		Root: root, WorkDir: t.TempDir()}
+	_, err = p.Build(t.Context(), reconcile.BuildRequest{Template: ubuntu, BuildID: "b1", StagingVMID: 9900, StagingName: "s",
+		LogPath: filepath.Join(dir, "log"), ManifestPath: filepath.Join(dir, "m.json")})
+	if err == nil || !strings.Contains(err.Error(), "iso_checksumm ("+ubuntu.VarFile+":") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "args")); err == nil {
+		t.Fatal("Packer ran although the workspace check failed")
+	}
+}
+
 // repoRoot is the repository: go test runs in internal/builder.
 func repoRoot(t testing.TB) string {
 	t.Helper()

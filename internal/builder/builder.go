@@ -72,6 +72,11 @@ func (p *Packer) log() logrus.FieldLogger {
 // template needs one, and runs packer build at the staging VMID.
 func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconcile.BuildResult, error) {
 	t := req.Template
+	// Mistakes Packer reports late or only warns about (a variable the
+	// shared files do not declare) fail here, naming file and line.
+	if err := workspace.Check(p.Root, t); err != nil {
+		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
+	}
 	dir, err := os.MkdirTemp(p.WorkDir, "build-"+t.Name+"-")
 	if err != nil {
 		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)

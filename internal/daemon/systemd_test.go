@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"templated/internal/packer"
 )
 
 const unitPath = "../../systemd/templated.service"
@@ -76,10 +78,10 @@ func TestUnitSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Packer's kill grace is 60 s; stop must outlast it with room for the
-	// cleanup after it.
-	if stop < 2*time.Minute {
-		t.Errorf("TimeoutStopSec=%s, want at least twice the 60 s Packer grace", stop)
+	// Stop must outlast Packer's kill grace and the two bounded clean-ups
+	// after it (staging VM, answer CD: 2 min each).
+	if stop < 2*time.Minute || stop < packer.DefaultKillGrace+4*time.Minute {
+		t.Errorf("TimeoutStopSec=%s, want at least Packer's %s grace plus 4 min of clean-up", stop, packer.DefaultKillGrace)
 	}
 	wd, err := time.ParseDuration(one("WatchdogSec"))
 	if err != nil || wd < 10*time.Second {

@@ -478,13 +478,6 @@ func (c *Cluster) Volumes(node, storage string) []Volume {
 	return c.volumesLocked(node, storage, "", 0)
 }
 
-// Export returns the whole state as a Seed (what the state file holds).
-func (c *Cluster) Export() *Seed {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.exportLocked()
-}
-
 func (c *Cluster) exportLocked() *Seed {
 	s := &Seed{Version: c.version, Nodes: slices.Clone(c.nodes), Storages: slices.Clone(c.storages)}
 	for _, k := range sortedKeys(c.isos) {
@@ -501,13 +494,6 @@ func (c *Cluster) exportLocked() *Seed {
 			Config: maps.Clone(g.conf), Pending: maps.Clone(g.pending), PendingDelete: sortedKeys(g.pendDel)})
 	}
 	return s
-}
-
-// NextID is the lowest free VMID ≥ 100, as GET /cluster/nextid returns it.
-func (c *Cluster) NextID() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.nextIDLocked()
 }
 
 func (c *Cluster) nextIDLocked() int {

@@ -48,12 +48,12 @@
 //	srv.CAFile(), srv.CACertPEM()  // the CA that signed the server certificate
 //	srv.TokenID(), srv.TokenSecret(), srv.AuthHeader(), srv.Node()
 //	srv.Faults().Add(pvesim.Fault{Method: "POST", Path: "/nodes/*/qemu/*/clone", TaskExit: "clone failed: disk full"})
-//	srv.Requests(), srv.ResetRequests(), srv.RequestCount()
+//	srv.Requests(), srv.ResetRequests()
 //	c := srv.Cluster()
 //	c.Guests(), c.Guest(9000), c.Config(9000), c.SetConfig(9000, map[string]string{"memory": "4096"})
 //	c.AddGuest(pvesim.GuestSpec{VMID: 9000, Name: "x", Template: true, Config: …}), c.AddGuests(…)
 //	c.AddLinkedClone(9000, 123, "lc"), c.SetRunning(100, false), c.RemoveGuest(100)
-//	c.Tasks(), c.Task(upid), c.CompleteTasks(), c.AddISO(…), c.Volumes(node, storage), c.NextID(), c.Export()
+//	c.Tasks(), c.Task(upid), c.CompleteTasks(), c.AddISO(…), c.Volumes(node, storage)
 //	c.Vacancies(9000)              // []Vacancy{{From, To}}: when VMID 9000 had no config
 //
 // The default seed (DefaultSeed, embedded seed/default.yaml) has node pve1,

@@ -6,13 +6,6 @@ import (
 	"strings"
 )
 
-// Nodes returns the cluster's nodes.
-func (c *Cluster) Nodes() []NodeSpec {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return slices.Clone(c.nodes)
-}
-
 // Storages returns the cluster's storages.
 func (c *Cluster) Storages() []StorageSpec {
 	c.mu.RLock()

@@ -14,7 +14,7 @@ type Request struct {
 	Time     time.Time
 	Method   string
 	Path     string // below /api2/json, e.g. "/cluster/resources"
-	Query    url.Values
+	Query    url.Values // (redacted)
 	Form     url.Values // POST/PUT parameters (redacted)
 	FormKeys []string   // sorted
 	TokenID  string     // authenticated token id ("" if auth failed)
@@ -44,6 +44,11 @@ func (l *requestLog) add(r Request) {
 		}
 	}
 	sort.Strings(r.FormKeys)
+	for k := range r.Query {
+		if redactedKeys[k] {
+			r.Query[k] = []string{"**********"}
+		}
+	}
 	if len(l.items) >= maxRequests {
 		l.items = append(l.items[:0], l.items[len(l.items)/2:]...)
 	}
@@ -62,11 +67,4 @@ func (s *Server) ResetRequests() {
 	s.reqs.mu.Lock()
 	defer s.reqs.mu.Unlock()
 	s.reqs.items = nil
-}
-
-// RequestCount is the number of requests received since start.
-func (s *Server) RequestCount() int64 {
-	s.reqs.mu.Lock()
-	defer s.reqs.mu.Unlock()
-	return s.reqs.seq
 }

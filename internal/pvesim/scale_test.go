@@ -78,7 +78,8 @@ func TestConcurrentClients(t *testing.T) {
 			}
 		}(w)
 	}
-	// A reader checks that the list and each config agree.
+	// A reader lists guests and reads the request log while the workers
+	// write: under -race this checks that the state is safely shared.
 	stop := make(chan struct{})
 	readerDone := make(chan struct{})
 	go func() {

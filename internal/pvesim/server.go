@@ -43,9 +43,9 @@ type Options struct {
 	// Tokens maps token ids ("root@pam!templated") to secrets. Empty means
 	// one token root@pam!templated with a random secret.
 	Tokens map[string]string
-	// TaskDuration is how long a task runs at least (default 300ms). A task
-	// is always seen "running" by the first status poll; with 0 it ends
-	// right after that poll.
+	// TaskDuration is how long a task runs at least: 0 means the default
+	// (300ms), a negative value ends it right after the first status poll.
+	// A task is always seen "running" by the first status poll.
 	TaskDuration time.Duration
 	// AuthFailDelay delays every 401, as PVE does by 3s (default 0).
 	AuthFailDelay time.Duration
@@ -275,9 +275,6 @@ func (s *Server) cleanupTemp() {
 // URL is the API base URL, e.g. "https://127.0.0.1:41234/api2/json".
 func (s *Server) URL() string { return s.url }
 
-// Addr is the listening address ("127.0.0.1:41234").
-func (s *Server) Addr() string { return s.ln.Addr().String() }
-
 // CAFile is the path of the CA certificate ("" with NoTLS).
 func (s *Server) CAFile() string { return s.caFile }
 
@@ -364,14 +361,6 @@ func (s *Server) save() error {
 	seed := s.cluster.exportLocked()
 	s.cluster.mu.RUnlock()
 	return saveState(s.opts.StatePath, seed)
-}
-
-// SaveState writes the state file now (no-op without StatePath).
-func (s *Server) SaveState() error {
-	if s.opts.StatePath == "" {
-		return nil
-	}
-	return s.save()
 }
 
 // logWriter sends net/http's own messages (TLS handshake errors) to the

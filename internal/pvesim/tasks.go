@@ -118,6 +118,9 @@ func (c *Cluster) endTaskLocked(t *task, failWith string) {
 		t.exit = "OK"
 		t.log = append(t.log, "TASK OK")
 	}
+	// The closures hold guests that may be gone by now; a long-running
+	// simulator keeps every task, so let them go.
+	t.commit, t.rollback = nil, nil
 	c.onChange()
 }
 

@@ -146,7 +146,8 @@ func literalString(e hcl.Expression, name string) (string, error) {
 	}
 	v, err := convert.Convert(v, cty.String)
 	if err != nil || v.IsNull() || !v.IsKnown() {
-		return "", fmt.Errorf("variable %s is not a string", name)
+		r := e.Range()
+		return "", fmt.Errorf("%s:%d: variable %s is not a string", r.Filename, r.Start.Line, name)
 	}
 	return v.AsString(), nil
 }
