@@ -13,7 +13,7 @@ type Request struct {
 	Seq      int64
 	Time     time.Time
 	Method   string
-	Path     string // below /api2/json, e.g. "/cluster/resources"
+	Path     string     // below /api2/json, e.g. "/cluster/resources"
 	Query    url.Values // (redacted)
 	Form     url.Values // POST/PUT parameters (redacted)
 	FormKeys []string   // sorted
