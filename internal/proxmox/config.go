@@ -86,16 +86,21 @@ func LoadConfig(envFile string, getenv func(string) string) (Config, error) {
 		getenv = os.Getenv
 	}
 	vals := map[string]string{}
+	where := map[string]string{} // key → "FILE:LINE: " for values from the file
 	if envFile != "" {
-		fileVals, err := readEnvFile(envFile)
+		fileVals, lines, err := readEnvFile(envFile)
 		if err != nil {
 			return Config{}, err
 		}
 		vals = fileVals
+		for k, n := range lines {
+			where[k] = fmt.Sprintf("%s:%d: ", envFile, n)
+		}
 	}
 	for _, k := range Keys {
 		if v := getenv(k); v != "" {
 			vals[k] = v
+			delete(where, k)
 		}
 	}
 	if vals[EnvTokenSecret] == "" {
@@ -111,10 +116,12 @@ func LoadConfig(envFile string, getenv func(string) string) (Config, error) {
 			}
 		}
 	}
-	return configFrom(vals, envFile)
+	return configFrom(vals, envFile, where)
 }
 
-func configFrom(vals map[string]string, envFile string) (Config, error) {
+// configFrom checks vals; where says which came from which line of the env
+// file, for the errors.
+func configFrom(vals map[string]string, envFile string, where map[string]string) (Config, error) {
 	src := "environment"
 	if envFile != "" {
 		src = "environment or " + envFile
@@ -138,23 +145,23 @@ func configFrom(vals map[string]string, envFile string) (Config, error) {
 	}
 	u, err := NormalizeURL(vals[EnvURL])
 	if err != nil {
-		return Config{}, fmt.Errorf("proxmox config: %s: %w", EnvURL, err)
+		return Config{}, fmt.Errorf("proxmox config: %s%s: %w", where[EnvURL], EnvURL, err)
 	}
 	c.URL = u
 	var tid pxapi.ApiTokenID
 	if err := tid.Parse(c.TokenID); err != nil || strings.ContainsAny(c.TokenID, "= \t") {
-		return Config{}, fmt.Errorf("proxmox config: %s %q is not of the form USER@REALM!TOKENID (e.g. root@pam!templated; the secret goes in %s)", EnvTokenID, tokenIDShown(c.TokenID), EnvTokenSecret)
+		return Config{}, fmt.Errorf("proxmox config: %s%s %q is not of the form USER@REALM!TOKENID (e.g. root@pam!templated; the secret goes in %s)", where[EnvTokenID], EnvTokenID, tokenIDShown(c.TokenID), EnvTokenSecret)
 	}
 	if v := strings.TrimSpace(vals[EnvInsecureSkip]); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return Config{}, fmt.Errorf("proxmox config: %s=%q: want true or false", EnvInsecureSkip, v)
+			return Config{}, fmt.Errorf("proxmox config: %s%s=%q: want true or false", where[EnvInsecureSkip], EnvInsecureSkip, v)
 		}
 		c.InsecureSkipTLSVerify = b
 	}
 	if c.CAFile != "" {
 		if _, err := loadCAPool(c.CAFile); err != nil {
-			return Config{}, fmt.Errorf("proxmox config: %s: %w", EnvCAFile, err)
+			return Config{}, fmt.Errorf("proxmox config: %s%s: %w", where[EnvCAFile], EnvCAFile, err)
 		}
 	}
 	return c, nil

@@ -97,6 +97,24 @@ func TestLoadConfigRefusesReadableFileWithSecret(t *testing.T) {
 	}
 }
 
+// A bad value from the env file is reported with the file and line; the
+// same value from the environment names the variable only.
+func TestLoadConfigValueErrorsNameFileAndLine(t *testing.T) {
+	p := writeEnv(t, 0o600, "# templated\nPROXMOX_TOKEN_ID=root@pam!a\nPROXMOX_URL=pve:8006\nPROXMOX_TOKEN_SECRET="+testSecret+"\nPROXMOX_INSECURE_SKIP_TLS_VERIFY=maybe\n")
+	_, err := proxmox.LoadConfig(p, noEnv)
+	if err == nil || !strings.Contains(err.Error(), p+":3: PROXMOX_URL: ") {
+		t.Fatalf("err = %v, want %s:3: PROXMOX_URL", err, p)
+	}
+	_, err = proxmox.LoadConfig(p, envMap(map[string]string{"PROXMOX_URL": "https://pve:8006"}))
+	if err == nil || !strings.Contains(err.Error(), p+":5: PROXMOX_INSECURE_SKIP_TLS_VERIFY=") {
+		t.Fatalf("err = %v, want %s:5: PROXMOX_INSECURE_SKIP_TLS_VERIFY", err, p)
+	}
+	_, err = proxmox.LoadConfig(p, envMap(map[string]string{"PROXMOX_URL": "pve:1"}))
+	if err == nil || strings.Contains(err.Error(), p+":") || !strings.Contains(err.Error(), "PROXMOX_URL: ") {
+		t.Fatalf("a value from the environment was blamed on the file: %v", err)
+	}
+}
+
 func TestLoadConfigAcceptsReadableFileWithoutSecret(t *testing.T) {
 	p := writeEnv(t, 0o644, "PROXMOX_URL=https://a:8006\nPROXMOX_TOKEN_ID=root@pam!a\n")
 	cfg, err := proxmox.LoadConfig(p, envMap(map[string]string{"PROXMOX_TOKEN_SECRET": "from-env"}))

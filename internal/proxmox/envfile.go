@@ -19,31 +19,31 @@ var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // readEnvFile parses KEY=VALUE lines (see doc.go). Keys outside the
 // PROXMOX_ namespace are ignored; unknown PROXMOX_ keys are errors, so a
-// typo does not silently drop a setting.
-func readEnvFile(path string) (map[string]string, error) {
+// typo does not silently drop a setting. lines maps each key to its line.
+func readEnvFile(path string) (vals map[string]string, lines map[string]int, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read env file: %w", err)
+		return nil, nil, fmt.Errorf("read env file: %w", err)
 	}
-	vals, err := parseEnv(path, data)
+	vals, lines, err = parseEnv(path, data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if vals[EnvTokenSecret] != "" {
 		fi, err := os.Stat(path)
 		if err != nil {
-			return nil, fmt.Errorf("read env file: %w", err)
+			return nil, nil, fmt.Errorf("read env file: %w", err)
 		}
 		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return nil, fmt.Errorf("%s (mode %04o) contains %s but is readable by group or others; run: chmod 600 %s: %w",
+			return nil, nil, fmt.Errorf("%s (mode %04o) contains %s but is readable by group or others; run: chmod 600 %s: %w",
 				path, perm, EnvTokenSecret, path, ErrInsecureEnvFile)
 		}
 	}
-	return vals, nil
+	return vals, lines, nil
 }
 
-func parseEnv(path string, data []byte) (map[string]string, error) {
-	vals := map[string]string{}
+func parseEnv(path string, data []byte) (vals map[string]string, lines map[string]int, err error) {
+	vals, lines = map[string]string{}, map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
@@ -55,24 +55,24 @@ func parseEnv(path string, data []byte) (map[string]string, error) {
 		key, val, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
 		if !ok || !envKeyRE.MatchString(key) {
-			return nil, fmt.Errorf("%s:%d: expected KEY=VALUE", path, n)
+			return nil, nil, fmt.Errorf("%s:%d: expected KEY=VALUE", path, n)
 		}
 		v, err := unquote(strings.TrimSpace(val))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %s: %w", path, n, key, err)
+			return nil, nil, fmt.Errorf("%s:%d: %s: %w", path, n, key, err)
 		}
 		if strings.HasPrefix(key, "PROXMOX_") && !slices.Contains(Keys, key) {
-			return nil, fmt.Errorf("%s:%d: unknown key %s (known: %s)", path, n, key, strings.Join(Keys, ", "))
+			return nil, nil, fmt.Errorf("%s:%d: unknown key %s (known: %s)", path, n, key, strings.Join(Keys, ", "))
 		}
 		if _, dup := vals[key]; dup {
-			return nil, fmt.Errorf("%s:%d: %s set twice", path, n, key)
+			return nil, nil, fmt.Errorf("%s:%d: %s set twice", path, n, key)
 		}
-		vals[key] = v
+		vals[key], lines[key] = v, n
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read env file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("read env file %s: %w", path, err)
 	}
-	return vals, nil
+	return vals, lines, nil
 }
 
 // unquote handles 'single' (literal), "double" (\" \\ \n \$ escapes) and
