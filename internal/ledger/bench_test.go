@@ -127,3 +127,37 @@ func BenchmarkVerifyStrict(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpen measures Open (the daemon's start, every apply) on a
+// ledger with one archived checkpoint per entry, as Append leaves it:
+// Open checks every archived checkpoint, so its cost grows with history.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range []int{1_000, 10_000} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			f := newFixture(b)
+			syntheticLedger(b, f, n)
+			k := f.key(b)
+			a, err := analyze(f.dir, []trustedKey{mustTrusted(f.vkey)}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for size := int64(1); size < int64(n); size++ {
+				root, _ := a.scan.store.root(size)
+				msg, err := signCheckpoint(Checkpoint{Origin: k.signer.Name(), Size: size, Root: root}, k)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.write(b, msg, "ledger", notesDirName, noteName(size))
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				l, err := Open(context.Background(), Options{Dir: f.dir, KeyFile: f.keyFile})
+				if err != nil {
+					b.Fatal(err)
+				}
+				l.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/open")
+		})
+	}
+}
