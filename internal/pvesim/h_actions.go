@@ -97,9 +97,9 @@ func cloneQemu(s *Server, rc *reqCtx) (any, error) {
 	if !rc.has("newid") {
 		return nil, paramError(map[string]string{"newid": "property is missing and it is not optional"})
 	}
-	newid := atoiDefault(rc.param("newid"), 0)
-	if newid < 100 || newid > 999999999 {
-		return nil, paramError(map[string]string{"newid": "invalid format - value does not look like a valid VM ID"})
+	newid, err := parseVMID("newid", rc.param("newid"))
+	if err != nil {
+		return nil, err
 	}
 	if n := rc.param("name"); n != "" && !reDNSName.MatchString(n) {
 		return nil, paramError(map[string]string{"name": "invalid format - value does not look like a valid DNS name"})

@@ -232,9 +232,9 @@ func getNextID(s *Server, rc *reqCtx) (any, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if rc.has("vmid") {
-		n, err := strconv.Atoi(rc.param("vmid"))
-		if err != nil || n < 100 || n > 999999999 {
-			return nil, paramError(map[string]string{"vmid": "invalid format - value does not look like a valid VM ID"})
+		n, err := parseVMID("vmid", rc.param("vmid"))
+		if err != nil {
+			return nil, err
 		}
 		if _, ok := c.guests[n]; ok {
 			return nil, paramError(map[string]string{"vmid": fmt.Sprintf("VM %d already exists", n)})

@@ -2,7 +2,6 @@ package pvesim
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -271,9 +270,9 @@ func createQemu(s *Server, rc *reqCtx) (any, error) {
 	if !rc.has("vmid") {
 		return nil, paramError(map[string]string{"vmid": "property is missing and it is not optional"})
 	}
-	vmid, err := strconv.Atoi(rc.param("vmid"))
-	if err != nil || vmid < 100 || vmid > 999999999 {
-		return nil, paramError(map[string]string{"vmid": "invalid format - value does not look like a valid VM ID"})
+	vmid, err := parseVMID("vmid", rc.param("vmid"))
+	if err != nil {
+		return nil, err
 	}
 	u, err := parseUpdate("qemu", rc.params)
 	if err != nil {

@@ -349,11 +349,14 @@ func (rc *reqCtx) boolParam(k string, def bool) (bool, error) {
 }
 
 // vmidVar parses the {vmid} path variable.
-func (rc *reqCtx) vmidVar() (int, error) {
-	v := rc.vars["vmid"]
+func (rc *reqCtx) vmidVar() (int, error) { return parseVMID("vmid", rc.vars["vmid"]) }
+
+// parseVMID parses a VMID parameter as PVE's pve-vmid format does
+// (100-999999999), failing with PVE's parameter error for key.
+func parseVMID(key, v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 100 || n > 999999999 {
-		return 0, paramError(map[string]string{"vmid": "invalid format - value does not look like a valid VM ID"})
+		return 0, paramError(map[string]string{key: "invalid format - value does not look like a valid VM ID"})
 	}
 	return n, nil
 }
