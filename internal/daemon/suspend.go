@@ -52,11 +52,7 @@ func Suspensions(stateDir string) (map[string]Suspension, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Suspension, len(m))
-	for k, v := range m {
-		out[k] = *v
-	}
-	return out, nil
+	return copySuspensions(m), nil
 }
 
 // Resume lifts the suspension of template name and forgets its failure
