@@ -524,19 +524,26 @@ func TestRollbackHoldResume(t *testing.T) {
 	}
 }
 
+// buildReleases seeds tpl-ubuntu-22.04 1.0.0 at 9000, then builds each of
+// rels over it in turn.
+func (h *harness) buildReleases(t *testing.T, rels ...string) {
+	t.Helper()
+	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
+	for _, rel := range rels {
+		h.d.Templates[0].Release = tmpl("x", 1, rel).Release
+		if f := h.apply(t, inputs("tpl-ubuntu-22.04")).Failed(); len(f) != 0 {
+			t.Fatal(f)
+		}
+	}
+}
+
 // With keep_previous 2, a rollback keeps two previous versions: the one it
 // rolled back from and the older one. The version it put back at the
 // reserved VMID does not count.
 func TestRollbackKeepsKeepPreviousVersions(t *testing.T) {
 	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.1.0"))
 	h.d.Templates[0].KeepPrevious = 2
-	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
-	for _, rel := range []string{"1.1.0", "1.2.0"} {
-		h.d.Templates[0].Release = tmpl("x", 1, rel).Release
-		if f := h.apply(t, inputs("tpl-ubuntu-22.04")).Failed(); len(f) != 0 {
-			t.Fatal(f)
-		}
-	}
+	h.buildReleases(t, "1.1.0", "1.2.0")
 	if n := h.previousCount(t, "tpl-ubuntu-22.04"); n != 2 {
 		t.Fatalf("before rollback %d previous versions, want 2", n)
 	}
@@ -562,13 +569,7 @@ func TestRollbackKeepsKeepPreviousVersions(t *testing.T) {
 func TestRecoverRemovedEntryPrunesNothing(t *testing.T) {
 	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.1.0"))
 	h.d.Templates[0].KeepPrevious = 3
-	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
-	for _, rel := range []string{"1.1.0", "1.2.0"} {
-		h.d.Templates[0].Release = tmpl("x", 1, rel).Release
-		if f := h.apply(t, inputs("tpl-ubuntu-22.04")).Failed(); len(f) != 0 {
-			t.Fatal(f)
-		}
-	}
+	h.buildReleases(t, "1.1.0", "1.2.0")
 	if n := h.previousCount(t, "tpl-ubuntu-22.04"); n != 2 {
 		t.Fatalf("%d previous versions, want 2", n)
 	}
