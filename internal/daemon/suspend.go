@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"templated/internal/atomicfile"
 	"templated/internal/state"
 )
 
@@ -74,7 +75,7 @@ func Resume(stateDir, name string) (found bool, err error) {
 // updateSuspensions reads the suspensions under an exclusive lock, lets fn
 // change them and writes them back atomically if fn returns nil.
 func updateSuspensions(stateDir string, fn func(map[string]*Suspension) error) error {
-	return state.WithFileLock(filepath.Join(stateDir, suspensionsLock), func() error {
+	return atomicfile.WithLock(filepath.Join(stateDir, suspensionsLock), func() error {
 		path := filepath.Join(stateDir, suspensionsFile)
 		m, err := readSuspensions(path)
 		if err != nil {
@@ -92,7 +93,7 @@ func updateSuspensions(stateDir string, fn func(map[string]*Suspension) error) e
 		if err != nil {
 			return fmt.Errorf("encode suspensions: %w", err)
 		}
-		if err := state.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
+		if err := atomicfile.WriteFile(path, append(data, '\n'), 0o600); err != nil {
 			return fmt.Errorf("write suspensions: %w", err)
 		}
 		return nil

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"templated/internal/atomicfile"
 )
 
 // Evidence file names in a build folder.
@@ -67,7 +69,7 @@ func (l *Ledger) NewBuild(template, buildID string) (*BuildEvidence, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("new build: %w", err)
 	}
-	if err := errors.Join(syncDir(filepath.Dir(dir)), syncDir(l.dir)); err != nil {
+	if err := errors.Join(atomicfile.SyncDir(filepath.Dir(dir)), atomicfile.SyncDir(l.dir)); err != nil {
 		return nil, fmt.Errorf("new build: %w", err)
 	}
 	return &BuildEvidence{Template: template, BuildID: buildID, Dir: dir, l: l,
@@ -203,7 +205,7 @@ func (b *BuildEvidence) hashFolder(redact bool) ([]Evidence, error) {
 	}
 	var out []Evidence
 	for _, de := range des {
-		if !de.Type().IsRegular() || isTmp(de.Name()) {
+		if !de.Type().IsRegular() || atomicfile.IsTemp(de.Name()) {
 			continue
 		}
 		p := filepath.Join(b.Dir, de.Name())

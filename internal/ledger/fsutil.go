@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
-)
 
-// tmpPrefix marks temporary files; Repair removes leftovers.
-const tmpPrefix = ".tmp-"
+	"templated/internal/atomicfile"
+)
 
 // crashHook is called at each step of a write protocol; tests set it to kill
 // the process there. It is nil in production.
@@ -24,70 +22,12 @@ func hook(point string) {
 	}
 }
 
-// writeFileAtomic writes data to path durably: a temporary file in the same
-// directory, fsync, then rename (or link, when exclusive: the file is
-// write-once and must not exist with other content), then fsync of the
-// directory. point names the step for crash tests.
+// writeFileAtomic writes a ledger file durably (mode 0644): renamed into
+// place, or, when exclusive, linked (the file is write-once). point names
+// the step for crash tests.
 func writeFileAtomic(path string, data []byte, exclusive bool, point string) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(path)+"-")
-	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op once renamed or linked and removed
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	hook(point + ":tmp")
-	if exclusive {
-		if err := os.Link(tmp, path); err != nil {
-			if !errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("link %s: %w", path, err)
-			}
-			old, rerr := os.ReadFile(path)
-			if rerr != nil || string(old) != string(data) {
-				return fmt.Errorf("%s exists with other content", path)
-			}
-		}
-	} else if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	hook(point + ":renamed")
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	hook(point + ":dirsynced")
-	return nil
+	return atomicfile.Write(path, data, atomicfile.Options{Perm: 0o644, Exclusive: exclusive, Hook: hook, Point: point})
 }
-
-// syncDir makes the directory's entries (renames, links) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
-// isTmp reports whether a file name is a leftover temporary file.
-func isTmp(name string) bool { return strings.HasPrefix(name, tmpPrefix) }
 
 // ErrLocked is returned by Open when another process holds the ledger lock.
 var ErrLocked = errors.New("ledger is locked by another writer")

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"templated/internal/atomicfile"
+
 	"github.com/sirupsen/logrus"
 )
 
@@ -121,7 +123,7 @@ func (l *Ledger) Prune(ctx context.Context, retention time.Duration) (uint64, []
 		if err := os.RemoveAll(dir); err != nil {
 			return seq, remove, fmt.Errorf("prune %s: %w", dir, err)
 		}
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
 			return seq, remove, fmt.Errorf("prune: %w", err)
 		}
 	}

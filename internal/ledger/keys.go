@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"templated/internal/atomicfile"
+
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -77,7 +79,7 @@ func GenerateKey(keyPath, name string) (vkey string, err error) {
 		os.Remove(keyPath)
 		return "", fmt.Errorf("write key file: %w", err)
 	}
-	return vkey, syncDir(filepath.Dir(keyPath))
+	return vkey, atomicfile.SyncDir(filepath.Dir(keyPath))
 }
 
 // loadKey reads a private key file written by GenerateKey. It refuses files

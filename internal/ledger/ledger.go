@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"templated/internal/atomicfile"
+
 	"github.com/sirupsen/logrus"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -157,7 +159,7 @@ func Init(dir, vkey string) error {
 	if err := writeFileAtomic(p, []byte(vkey+"\n"), true, "init:vkey"); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // Open takes the writer lock, checks the ledger and repairs crash damage
@@ -257,7 +259,7 @@ func (l *Ledger) load(a *analysis) error {
 	}
 	// A newly created entries file must survive a crash before the first
 	// checkpoint names it: make its directory entry durable now.
-	if err := syncDir(l.path()); err != nil {
+	if err := atomicfile.SyncDir(l.path()); err != nil {
 		f.Close()
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+
+	"templated/internal/atomicfile"
 )
 
 // TrustedCheckpoint is a checkpoint kept off the host (by an auditor, a CI
@@ -184,7 +186,7 @@ func (a *analysis) checkCheckpoints(ld string, keys []trustedKey) (sealed int64,
 		name := de.Name()
 		where := notesDirName + "/" + name
 		switch {
-		case isTmp(name):
+		case atomicfile.IsTemp(name):
 			a.tmpFiles = append(a.tmpFiles, where)
 			continue
 		case !noteRE.MatchString(name):
@@ -368,7 +370,7 @@ func (a *analysis) checkQuarantine(ld string) error {
 		return fmt.Errorf("read ledger directory: %w", err)
 	}
 	for _, de := range top {
-		if isTmp(de.Name()) {
+		if atomicfile.IsTemp(de.Name()) {
 			a.tmpFiles = append(a.tmpFiles, de.Name())
 		}
 	}
@@ -390,7 +392,7 @@ func (a *analysis) checkQuarantine(ld string) error {
 	for _, de := range des {
 		where := quarantineName + "/" + de.Name()
 		switch {
-		case isTmp(de.Name()):
+		case atomicfile.IsTemp(de.Name()):
 			a.tmpFiles = append(a.tmpFiles, where)
 		case !recorded[where]:
 			a.report.add(SeverityCrash, where, "not recorded by a ledger.repair entry; repair records it")

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"templated/internal/state"
+	"templated/internal/atomicfile"
 )
 
 // loadState reads a state file written by saveState.
@@ -30,7 +30,7 @@ func saveState(path string, s *Seed) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	if err := state.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil

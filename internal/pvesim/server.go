@@ -20,7 +20,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"templated/internal/state"
+	"templated/internal/atomicfile"
 )
 
 // Options configure a simulator. The zero value is a usable default.
@@ -259,7 +259,7 @@ func (s *Server) writeCA() error {
 		s.tmpDir = dir
 		path = filepath.Join(dir, "pve-root-ca.pem")
 	}
-	if err := state.WriteFileAtomic(path, s.caPEM, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, s.caPEM, 0o644); err != nil {
 		return fmt.Errorf("write ca file: %w", err)
 	}
 	s.caFile = path
