@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"templated/internal/journal"
 	"templated/internal/packer"
 	"templated/internal/proxmox"
 	"templated/internal/state"
@@ -88,7 +89,7 @@ func (c *common) logger() (logrus.FieldLogger, error) {
 // loadDesired reads and validates the desired file. A file with problems
 // gives an exit-1 error listing every problem.
 func (c *common) loadDesired() (*state.Desired, error) {
-	d, err := state.Load(c.desired)
+	d, err := workspace.LoadDesired(c.desired)
 	if err != nil {
 		return nil, &exitError{code: 1, err: err}
 	}
@@ -96,7 +97,7 @@ func (c *common) loadDesired() (*state.Desired, error) {
 }
 
 // packerRoot is the workspace next to the desired file.
-func (c *common) packerRoot() string { return state.DefaultPackerRoot(c.desired) }
+func (c *common) packerRoot() string { return workspace.DefaultRoot(c.desired) }
 
 // connect loads the Proxmox settings and returns a client.
 func (c *common) connect() (*proxmox.Client, proxmox.Config, error) {
@@ -171,7 +172,7 @@ func (c *common) holds() (map[string]state.Hold, error) {
 	if _, err := os.Stat(c.stateDir); errors.Is(err, os.ErrNotExist) {
 		return map[string]state.Hold{}, nil
 	}
-	j, err := state.OpenJournal(c.stateDir)
+	j, err := journal.OpenJournal(c.stateDir)
 	if err != nil {
 		return nil, err
 	}

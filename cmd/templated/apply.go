@@ -17,10 +17,10 @@ import (
 
 	"templated/internal/builder"
 	"templated/internal/daemon"
+	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/plan"
 	"templated/internal/reconcile"
-	"templated/internal/state"
 	"templated/internal/workspace"
 )
 
@@ -76,7 +76,7 @@ func (a *actFlags) open(ctx context.Context, only string, progress io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	j, err := state.OpenJournal(a.stateDir)
+	j, err := journal.OpenJournal(a.stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (a *actFlags) openLedger(ctx context.Context, log logrus.FieldLogger, secre
 }
 
 // executor builds the executor for a session.
-func (a *actFlags) executor(s *session, rec *recorder, j *state.Journal, log logrus.FieldLogger, progress io.Writer) *reconcile.Executor {
+func (a *actFlags) executor(s *session, rec *recorder, j *journal.Journal, log logrus.FieldLogger, progress io.Writer) *reconcile.Executor {
 	perNode := a.perNode
 	if perNode <= 0 {
 		perNode = a.parallel
@@ -329,7 +329,7 @@ func runResume(ctx context.Context, env *cmdEnv, args []string) error {
 	default:
 		defer led.Close()
 	}
-	j, err := state.OpenJournal(a.stateDir)
+	j, err := journal.OpenJournal(a.stateDir)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/plan"
 	"templated/internal/pvesim"
@@ -142,10 +143,10 @@ func (p *proc) wait(t testing.TB) result {
 }
 
 // op reads template's operation from the journal.
-func (e *e2e) op(name string) (state.Op, bool) {
-	j, err := state.OpenJournal(e.stateDir())
+func (e *e2e) op(name string) (journal.Op, bool) {
+	j, err := journal.OpenJournal(e.stateDir())
 	if err != nil {
-		return state.Op{}, false
+		return journal.Op{}, false
 	}
 	op, ok, err := j.Get(name)
 	return op, ok && err == nil
@@ -153,7 +154,7 @@ func (e *e2e) op(name string) (state.Op, bool) {
 
 // waitOp polls the journal until template's operation satisfies ok, and
 // fails the test if p ends first.
-func (e *e2e) waitOp(p *proc, name string, ok func(state.Op) bool) state.Op {
+func (e *e2e) waitOp(p *proc, name string, ok func(journal.Op) bool) journal.Op {
 	e.t.Helper()
 	deadline := time.Now().Add(4 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -166,11 +167,13 @@ func (e *e2e) waitOp(p *proc, name string, ok func(state.Op) bool) state.Op {
 		time.Sleep(2 * time.Millisecond)
 	}
 	e.t.Fatalf("%s's journal never reached the awaited state", name)
-	return state.Op{}
+	return journal.Op{}
 }
 
 // atStep matches an operation at step.
-func atStep(s state.Step) func(state.Op) bool { return func(op state.Op) bool { return op.Step == s } }
+func atStep(s journal.Step) func(journal.Op) bool {
+	return func(op journal.Op) bool { return op.Step == s }
+}
 
 // guestTags splits the simulator's stored tags.
 func guestTags(g pvesim.Guest) []string {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"templated/internal/journal"
 	"templated/internal/pvesim"
 	"templated/internal/state"
 )
@@ -225,7 +226,7 @@ func TestApplyFaultsE2E(t *testing.T) {
 		}
 		// Packer's staging VM could not be removed with the revoked token:
 		// the journal keeps the clean-up for the next run.
-		if op, ok := e.op(faultTemplate); !ok || op.Step != state.StepCleanup {
+		if op, ok := e.op(faultTemplate); !ok || op.Step != journal.StepCleanup {
 			t.Fatalf("the journal should hold the unfinished clean-up: %+v", op)
 		}
 		// Nothing templated did touched 9000.
@@ -324,15 +325,15 @@ func (e *e2e) failureEvidence(msg string) {
 // journal. Tasks take 2s so that each step is long enough to hit.
 func TestApplyKillE2E(t *testing.T) {
 	t.Parallel()
-	for _, step := range []state.Step{state.StepKeepPrevious, state.StepDeleteCurrent, state.StepPlaceNew, state.StepCleanup} {
+	for _, step := range []journal.Step{journal.StepKeepPrevious, journal.StepDeleteCurrent, journal.StepPlaceNew, journal.StepCleanup} {
 		t.Run(string(step), func(t *testing.T) {
 			t.Parallel()
 			e, old := staleWorld(t, pvesim.Options{TaskDuration: 2 * time.Second})
 			p := e.start("apply", "--auto-approve")
-			at := func(op state.Op) bool {
+			at := func(op journal.Op) bool {
 				// At keep-previous, wait until the copy's VMID is chosen,
 				// so that the kill lands in the middle of the copy.
-				return op.Step == step && (step != state.StepKeepPrevious || op.Previous != 0)
+				return op.Step == step && (step != journal.StepKeepPrevious || op.Previous != 0)
 			}
 			op := e.waitOp(p, faultTemplate, at)
 			time.Sleep(200 * time.Millisecond) // into the step's task

@@ -11,11 +11,13 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"templated/internal/daemon"
+	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/plan"
 	"templated/internal/proxmox"
 	"templated/internal/reconcile"
 	"templated/internal/state"
+	"templated/internal/workspace"
 )
 
 func init() {
@@ -44,7 +46,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	// The daemon is the one writer for its lifetime: the state lock and
 	// the ledger stay held until it stops.
-	j, err := state.OpenJournal(a.stateDir)
+	j, err := journal.OpenJournal(a.stateDir)
 	if err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 		DesiredPath: a.desired,
 		WatchDirs:   []string{filepath.Dir(a.desired), a.packerRoot()},
 		StateDir:    a.stateDir,
-		Load:        state.Load,
+		Load:        workspace.LoadDesired,
 		Reconciler:  r,
 		Ledger:      r,
 		OnReload:    r.reload,
@@ -86,7 +88,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 // ledger, both re-read on SIGHUP.
 type daemonReconciler struct {
 	a         *actFlags
-	journal   *state.Journal
+	journal   *journal.Journal
 	log       logrus.FieldLogger
 	retention time.Duration // prune evidence older than this after each run (0: never)
 

@@ -25,6 +25,7 @@ import (
 	"templated/internal/plan"
 	"templated/internal/pvesim"
 	"templated/internal/state"
+	"templated/internal/workspace"
 )
 
 // benchDaemon starts a simulator and the daemon over a copy of desired/
@@ -176,7 +177,7 @@ var newCmd = exec.Command
 // seedFromPlan puts every template of the desired file in the simulator,
 // built a minute ago from the inputs its plan (plan --json output) wants.
 func seedFromPlan(srv *pvesim.Server, desiredPath string, planJSON []byte) error {
-	d, err := state.Load(desiredPath)
+	d, err := workspace.LoadDesired(desiredPath)
 	if err != nil {
 		return err
 	}

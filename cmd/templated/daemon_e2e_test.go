@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"templated/internal/daemon"
+	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/pvesim"
 	"templated/internal/state"
@@ -323,9 +324,9 @@ func (w *daemonWorld) stagingVMs() []int {
 }
 
 // pendingOps lists the journal's unfinished operations.
-func (w *daemonWorld) pendingOps() []state.Op {
+func (w *daemonWorld) pendingOps() []journal.Op {
 	w.t.Helper()
-	j, err := state.OpenJournal(w.envValue("TEMPLATED_STATE_DIR"))
+	j, err := journal.OpenJournal(w.envValue("TEMPLATED_STATE_DIR"))
 	if err != nil {
 		w.t.Fatal(err)
 	}

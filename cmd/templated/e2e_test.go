@@ -160,7 +160,7 @@ func (e *e2e) run(args ...string) result {
 // desired loads the repository copy's desired file.
 func (e *e2e) desired() *state.Desired {
 	e.t.Helper()
-	d, err := state.Load(filepath.Join(e.repo, "desired", "templates.yaml"))
+	d, err := workspace.LoadDesired(filepath.Join(e.repo, "desired", "templates.yaml"))
 	if err != nil {
 		e.t.Fatal(err)
 	}

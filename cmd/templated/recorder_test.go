@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/reconcile"
-	"templated/internal/state"
 )
 
 // TestRecorderRedactsInterruptedBuild: a crash mid-build leaves Packer's
@@ -36,7 +36,7 @@ func TestRecorderRedactsInterruptedBuild(t *testing.T) {
 	}
 	r := &recorder{l: l}
 	if err := r.Event(ctx, reconcile.Event{Kind: "recover", Template: "tpl-ubuntu-22.04", BuildID: "b-crashed",
-		Step: state.StepBuilding, Result: "success", Detail: "interrupted build abandoned"}); err != nil {
+		Step: journal.StepBuilding, Result: "success", Detail: "interrupted build abandoned"}); err != nil {
 		t.Fatal(err)
 	}
 	if hits, err := ledger.FindSecret(dir, secret); err != nil || len(hits) != 0 {

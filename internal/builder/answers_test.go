@@ -126,7 +126,7 @@ func fakePacker(t *testing.T, dir string, code int) string {
 // win2022 is the default desired entry of Windows, as templated builds it.
 func win2022(t *testing.T) state.Template {
 	t.Helper()
-	d, err := state.Load(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
+	d, err := workspace.LoadDesired(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func (s *spyISOs) UploadISO(ctx context.Context, node, storage, filename string,
 // TestNoAnswerCDWithoutStoreOrFiles: Linux ISO builds have no cd/ files,
 // clone builds need no CD, and without an ISOStore Packer makes the CD.
 func TestNoAnswerCDWithoutStoreOrFiles(t *testing.T) {
-	d, err := state.Load(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
+	d, err := workspace.LoadDesired(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestBuildRefusesUndeclaredVariable(t *testing.T) {
 	if err := os.CopyFS(root, os.DirFS(filepath.Join(repoRoot(t), "packer"))); err != nil {
 		t.Fatal(err)
 	}
-	d, err := state.Load(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
+	d, err := workspace.LoadDesired(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

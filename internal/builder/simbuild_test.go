@@ -72,7 +72,7 @@ func TestBuildDefaultTemplatesAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := vmids(srv)
-	d, err := state.Load(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
+	d, err := workspace.LoadDesired(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 )
 
 // testTemplate is one entry of the tests' desired files (JSON, parsed by
-// loadTestDesired; the real YAML parser is state.Load's business).
+// loadTestDesired; the real YAML parser is workspace.LoadDesired's business).
 type testTemplate struct {
 	Name     string `json:"name"`
 	VMID     int    `json:"vmid"`

@@ -12,7 +12,7 @@ import (
 	"templated/internal/state"
 )
 
-// twoProblems fails like state.Load on a file with two problems when the
+// twoProblems fails like workspace.LoadDesired on a file with two problems when the
 // file holds "INVALID".
 func twoProblems(path string) (*state.Desired, error) {
 	if b, err := os.ReadFile(path); err == nil && string(b) == "INVALID" {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"templated/internal/state"
+
 	pxapi "github.com/Telmate/proxmox-api-go/proxmox"
 )
 
@@ -24,7 +26,7 @@ func (c *Client) SetMeta(ctx context.Context, node string, vmid int, description
 	} else {
 		del = append(del, "description")
 	}
-	if t := NormalizeTags(tags); len(t) > 0 {
+	if t := state.NormalizeTags(tags); len(t) > 0 {
 		params["tags"] = strings.Join(t, ";")
 	} else {
 		del = append(del, "tags")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"templated/internal/journal"
 	"templated/internal/plan"
 	"templated/internal/state"
 )
@@ -21,7 +22,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 	start := e.now()
 	res := Result{Template: t.Name, Action: a.Kind, BuildID: e.newBuildID()}
 	log := e.log().WithFields(map[string]any{"template": t.Name, "build_id": res.BuildID})
-	finish := func(step state.Step, err error) Result {
+	finish := func(step journal.Step, err error) Result {
 		res.Step, res.Err, res.Duration = step, err, e.now().Sub(start)
 		if err != nil {
 			log.WithError(err).WithField("step", step).Error("build failed")
@@ -33,14 +34,14 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 		return res
 	}
 
-	var op state.Op
+	var op journal.Op
 	staging, err := e.allocate(ctx, d.VMIDs.Staging)
 	if err != nil {
-		return finish(state.StepAllocated, fmt.Errorf("allocate staging VMID: %w", err))
+		return finish(journal.StepAllocated, fmt.Errorf("allocate staging VMID: %w", err))
 	}
 	defer func() { e.release(staging, op.Previous) }()
-	op = state.Op{Kind: "build", Template: t.Name, BuildID: res.BuildID, Node: t.Node, VMID: t.VMID,
-		Staging: staging, Step: state.StepAllocated, Started: start.UTC(), Updated: start.UTC(), HadCurrent: a.Current != nil}
+	op = journal.Op{Kind: "build", Template: t.Name, BuildID: res.BuildID, Node: t.Node, VMID: t.VMID,
+		Staging: staging, Step: journal.StepAllocated, Started: start.UTC(), Updated: start.UTC(), HadCurrent: a.Current != nil}
 	if err := e.Journal.Put(op); err != nil {
 		return finish(op.Step, err)
 	}
@@ -54,7 +55,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 	// fail ends a build that did not reach the swap: the reserved VMID was
 	// never touched. It removes the staging VM (unless kept for debugging)
 	// and seals the evidence, with a context that outlives cancellation.
-	fail := func(step state.Step, cause error) Result {
+	fail := func(step journal.Step, cause error) Result {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		rec.Finished, rec.Result, rec.Step, rec.Error = e.now().UTC(), "failure", step, cause.Error()
@@ -67,7 +68,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 			return finish(step, cause)
 		}
 		if err := e.removeStaging(cctx, t, staging); err != nil {
-			op.Step = state.StepCleanup
+			op.Step = journal.StepCleanup
 			_ = e.Journal.Put(op) // the next run finishes the clean-up
 			return finish(step, fmt.Errorf("%w (and removing staging VM %d: %v)", cause, staging, err))
 		}
@@ -76,7 +77,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 	}
 
 	// Build.
-	op.Step, op.Updated = state.StepBuilding, e.now().UTC()
+	op.Step, op.Updated = journal.StepBuilding, e.now().UTC()
 	if err := e.Journal.Put(op); err != nil {
 		return fail(op.Step, err)
 	}
@@ -102,7 +103,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 	rec.PackerVersion, rec.ArtifactID = br.PackerVersion, br.ArtifactID
 
 	// Verify and stamp the staged template.
-	op.Step, op.Updated = state.StepVerifying, e.now().UTC()
+	op.Step, op.Updated = journal.StepVerifying, e.now().UTC()
 	if err := e.Journal.Put(op); err != nil {
 		return fail(op.Step, err)
 	}
@@ -137,7 +138,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 	}
 	// The template is in place: seal its evidence even if ctx ended just
 	// now, so the ledger never lacks the end of a build that was swapped in.
-	rec.Finished, rec.Result, rec.Step = e.now().UTC(), "success", state.StepCleanup
+	rec.Finished, rec.Result, rec.Step = e.now().UTC(), "success", journal.StepCleanup
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	err = ev.Finish(fctx, rec, nil)
 	fcancel()
@@ -147,7 +148,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 	if err := e.cleanup(ctx, &op, t, staging); err != nil {
 		return finish(op.Step, err)
 	}
-	return finish(state.StepCleanup, nil)
+	return finish(journal.StepCleanup, nil)
 }
 
 func reasonCodes(a plan.Action) []string {

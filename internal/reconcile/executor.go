@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"templated/internal/journal"
 	"templated/internal/plan"
 	"templated/internal/state"
 )
@@ -26,7 +27,7 @@ type Executor struct {
 	Cluster  Cluster
 	Builder  Builder
 	Recorder Recorder
-	Journal  *state.Journal
+	Journal  *journal.Journal
 	Log      logrus.FieldLogger
 	// Progress receives one line per step and template, for people.
 	Progress io.Writer
@@ -59,7 +60,7 @@ type Result struct {
 	Duration   time.Duration
 	SwapWindow time.Duration
 	// Step is the last step reached.
-	Step state.Step
+	Step journal.Step
 }
 
 // Report is the outcome of Apply.
@@ -94,7 +95,7 @@ func (e *Executor) log() logrus.FieldLogger {
 	return e.Log
 }
 
-func (e *Executor) progress(name string, step state.Step, started time.Time, format string, args ...any) {
+func (e *Executor) progress(name string, step journal.Step, started time.Time, format string, args ...any) {
 	if e.Progress == nil {
 		return
 	}
@@ -201,7 +202,7 @@ func (e *Executor) buildGuarded(ctx context.Context, d *state.Desired, t state.T
 }
 
 // pendingOp returns name's operation in the journal, if any.
-func (e *Executor) pendingOp(name string) (state.Op, bool) {
+func (e *Executor) pendingOp(name string) (journal.Op, bool) {
 	op, ok, err := e.Journal.Get(name)
 	return op, ok && err == nil
 }

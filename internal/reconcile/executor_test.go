@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"templated/internal/journal"
 	"templated/internal/plan"
 	"templated/internal/proxmox/proxmoxfake"
 	"templated/internal/state"
@@ -119,7 +120,7 @@ func newHarness(t *testing.T, ts ...state.Template) *harness {
 	t.Helper()
 	h := &harness{c: proxmoxfake.New(), rec: &memRecorder{}}
 	h.b = &fakeBuilder{c: h.c, fail: map[string]error{}}
-	j, err := state.OpenJournal(t.TempDir())
+	j, err := journal.OpenJournal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func TestApplyBuildFailureLeavesCurrent(t *testing.T) {
 	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, now.Add(-time.Hour))
 	h.b.fail["tpl-ubuntu-22.04"] = errors.New("packer exited 1")
 	rep := h.apply(t, inputs("tpl-ubuntu-22.04"))
-	if f := rep.Failed(); len(f) != 1 || !strings.Contains(f[0].Err.Error(), "packer exited 1") || f[0].Step != state.StepBuilding {
+	if f := rep.Failed(); len(f) != 1 || !strings.Contains(f[0].Err.Error(), "packer exited 1") || f[0].Step != journal.StepBuilding {
 		t.Fatalf("failures: %+v", rep.Results)
 	}
 	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.0.0")
@@ -270,12 +271,12 @@ func TestApplyPanicFailsOneTemplate(t *testing.T) {
 	rep := h.apply(t, inputs("tpl-ubuntu-22.04", "tpl-ubuntu-24.04"))
 	f := rep.Failed()
 	if len(rep.Results) != 2 || len(f) != 1 || f[0].Template != "tpl-ubuntu-22.04" ||
-		!strings.Contains(f[0].Err.Error(), "panic: fake builder bug") || f[0].Step != state.StepBuilding || f[0].BuildID == "" {
+		!strings.Contains(f[0].Err.Error(), "panic: fake builder bug") || f[0].Step != journal.StepBuilding || f[0].BuildID == "" {
 		t.Fatalf("results: %+v", rep.Results)
 	}
 	h.assertTemplate(t, 9000, "tpl-ubuntu-22.04", "1.0.0")
 	h.assertTemplate(t, 9001, "tpl-ubuntu-24.04", "1.0.0")
-	if op, ok := h.e.pendingOp("tpl-ubuntu-22.04"); !ok || op.Step != state.StepBuilding || op.BuildID != f[0].BuildID {
+	if op, ok := h.e.pendingOp("tpl-ubuntu-22.04"); !ok || op.Step != journal.StepBuilding || op.BuildID != f[0].BuildID {
 		t.Fatalf("the journal should keep the panicked build: %+v", op)
 	}
 	h.b.panics = ""
@@ -574,7 +575,7 @@ func TestRecoverRemovedEntryPrunesNothing(t *testing.T) {
 		t.Fatalf("%d previous versions, want 2", n)
 	}
 	// A clean-up was interrupted, and then the entry was removed.
-	if err := h.e.Journal.Put(state.Op{Kind: "build", Template: "tpl-ubuntu-22.04", BuildID: "b", Node: "pve1", VMID: 9000, Step: state.StepCleanup}); err != nil {
+	if err := h.e.Journal.Put(journal.Op{Kind: "build", Template: "tpl-ubuntu-22.04", BuildID: "b", Node: "pve1", VMID: 9000, Step: journal.StepCleanup}); err != nil {
 		t.Fatal(err)
 	}
 	h.d.Templates = nil

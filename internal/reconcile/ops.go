@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"templated/internal/journal"
 	"templated/internal/state"
 )
 
@@ -35,8 +36,8 @@ func (e *Executor) Rollback(ctx context.Context, d *state.Desired, name, inputsH
 		return fmt.Errorf("rollback %s: previous version %d carries no stamp", name, source.VMID)
 	}
 	start := e.now()
-	op := state.Op{Kind: "rollback", Template: t.Name, BuildID: placed.BuildID, Node: t.Node, VMID: t.VMID,
-		Source: source.VMID, Step: state.StepKeepPrevious, Started: start.UTC(), Updated: start.UTC(), HadCurrent: true}
+	op := journal.Op{Kind: "rollback", Template: t.Name, BuildID: placed.BuildID, Node: t.Node, VMID: t.VMID,
+		Source: source.VMID, Step: journal.StepKeepPrevious, Started: start.UTC(), Updated: start.UTC(), HadCurrent: true}
 	e.mu.Lock()
 	if e.reserved == nil {
 		e.reserved = map[int]bool{}

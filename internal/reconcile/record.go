@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"templated/internal/journal"
 	"templated/internal/plan"
 	"templated/internal/state"
 )
@@ -72,7 +73,7 @@ type BuildRecord struct {
 	Started       time.Time
 	Finished      time.Time
 	Result        string // "success" or "failure"
-	Step          state.Step
+	Step          journal.Step
 	Error         string
 	PackerVersion string
 	ArtifactID    string
@@ -86,7 +87,7 @@ type Event struct {
 	Template string
 	BuildID  string
 	VMID     int
-	Step     state.Step
+	Step     journal.Step
 	Result   string // "success", "failure", "skipped"
 	Detail   string
 	Error    string

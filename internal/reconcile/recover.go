@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"templated/internal/journal"
 	"templated/internal/state"
 )
 
@@ -31,7 +32,7 @@ func (e *Executor) Recover(ctx context.Context, d *state.Desired) error {
 	return errors.Join(errs...)
 }
 
-func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op state.Op) error {
+func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op journal.Op) error {
 	t, ok := d.Template(op.Template)
 	if !ok {
 		// The entry left the desired file; the journal still knows where.
@@ -59,7 +60,7 @@ func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op state.Op
 	e.mu.Unlock()
 	defer e.release(op.Staging, op.Previous)
 
-	if stepOrder[op.Step] <= stepOrder[state.StepVerifying] {
+	if stepOrder[op.Step] <= stepOrder[journal.StepVerifying] {
 		// Nothing was touched at the reserved VMID: abandon the build.
 		if op.Staging != 0 {
 			if err := e.removeStaging(ctx, t, op.Staging); err != nil {
@@ -71,7 +72,7 @@ func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op state.Op
 		record("success", fmt.Sprintf("interrupted build abandoned, staging VM %d removed", op.Staging), nil)
 		return e.Journal.Done(op.Template)
 	}
-	if op.Step == state.StepCleanup {
+	if op.Step == journal.StepCleanup {
 		if err := e.cleanup(ctx, &op, t, op.Staging); err != nil {
 			record("failure", "finishing clean-up", err)
 			return err
@@ -81,7 +82,7 @@ func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op state.Op
 	}
 	// A swap was under way: finish it if the source is intact.
 	placed, intact := e.sourceStamp(ctx, t, op)
-	if intact && op.Step != state.StepRestore {
+	if intact && op.Step != journal.StepRestore {
 		if _, err := e.swap(ctx, &op, t, op.Source, placed, e.now()); err != nil {
 			record("failure", "finishing interrupted swap", err)
 			return err
@@ -113,7 +114,7 @@ func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op state.Op
 
 // sourceStamp reads the stamp of the swap's source, and whether the source
 // is an intact template carrying one.
-func (e *Executor) sourceStamp(ctx context.Context, t state.Template, op state.Op) (state.Stamp, bool) {
+func (e *Executor) sourceStamp(ctx context.Context, t state.Template, op journal.Op) (state.Stamp, bool) {
 	if op.Source == 0 {
 		return state.Stamp{}, false
 	}

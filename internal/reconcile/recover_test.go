@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"templated/internal/journal"
 	"templated/internal/proxmox/proxmoxfake"
 	"templated/internal/state"
 )
@@ -145,7 +146,7 @@ func TestRecoverInterruptedCreateWithoutSource(t *testing.T) {
 	if err := h.c.Add(proxmoxfake.VM{VMID: 9000, Node: "pve1", Name: "tpl-ubuntu-22.04", Tags: s.Tags(), Description: s.Description()}); err != nil {
 		t.Fatal(err)
 	}
-	op := state.Op{Kind: "build", Template: "tpl-ubuntu-22.04", BuildID: "b", Node: "pve1", VMID: 9000, Staging: 9900, Source: 9900, Step: state.StepPlaceNew}
+	op := journal.Op{Kind: "build", Template: "tpl-ubuntu-22.04", BuildID: "b", Node: "pve1", VMID: 9000, Staging: 9900, Source: 9900, Step: journal.StepPlaceNew}
 	if err := h.e.Journal.Put(op); err != nil {
 		t.Fatal(err)
 	}

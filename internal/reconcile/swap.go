@@ -8,18 +8,19 @@ import (
 	"strings"
 	"time"
 
+	"templated/internal/journal"
 	"templated/internal/state"
 )
 
 // stepOrder ranks the journal steps so that a resumed swap skips the ones
 // already done. Every swap step is idempotent: it looks at the cluster
 // before it acts, so repeating a half-done step finishes it.
-var stepOrder = map[state.Step]int{
-	state.StepAllocated: 0, state.StepBuilding: 1, state.StepVerifying: 2, state.StepKeepPrevious: 3,
-	state.StepDeleteCurrent: 4, state.StepPlaceNew: 5, state.StepCleanup: 6, state.StepRestore: 7,
+var stepOrder = map[journal.Step]int{
+	journal.StepAllocated: 0, journal.StepBuilding: 1, journal.StepVerifying: 2, journal.StepKeepPrevious: 3,
+	journal.StepDeleteCurrent: 4, journal.StepPlaceNew: 5, journal.StepCleanup: 6, journal.StepRestore: 7,
 }
 
-func (e *Executor) setStep(op *state.Op, s state.Step) error {
+func (e *Executor) setStep(op *journal.Op, s journal.Step) error {
 	op.Step, op.Updated = s, e.now().UTC()
 	return e.Journal.Put(*op)
 }
@@ -32,10 +33,10 @@ func (e *Executor) setStep(op *state.Op, s state.Step) error {
 // templated can still act on. It returns how long the reserved VMID stood
 // empty, from the end of the delete to the end of the clone that fills it
 // again (an upper bound: PVE occupies the VMID when the clone starts).
-func (e *Executor) swap(ctx context.Context, op *state.Op, t state.Template, source int, placed state.Stamp, start time.Time) (time.Duration, error) {
+func (e *Executor) swap(ctx context.Context, op *journal.Op, t state.Template, source int, placed state.Stamp, start time.Time) (time.Duration, error) {
 	op.Source = source
-	if stepOrder[op.Step] <= stepOrder[state.StepKeepPrevious] {
-		if err := e.setStep(op, state.StepKeepPrevious); err != nil {
+	if stepOrder[op.Step] <= stepOrder[journal.StepKeepPrevious] {
+		if err := e.setStep(op, journal.StepKeepPrevious); err != nil {
 			return 0, err
 		}
 		if err := e.keepPrevious(ctx, op, t); err != nil {
@@ -45,8 +46,8 @@ func (e *Executor) swap(ctx context.Context, op *state.Op, t state.Template, sou
 			e.progress(t.Name, op.Step, start, "current template kept at VMID %d", op.Previous)
 		}
 	}
-	if stepOrder[op.Step] <= stepOrder[state.StepDeleteCurrent] {
-		if err := e.setStep(op, state.StepDeleteCurrent); err != nil {
+	if stepOrder[op.Step] <= stepOrder[journal.StepDeleteCurrent] {
+		if err := e.setStep(op, journal.StepDeleteCurrent); err != nil {
 			return 0, err
 		}
 		if err := e.deleteCurrent(ctx, t); err != nil {
@@ -54,7 +55,7 @@ func (e *Executor) swap(ctx context.Context, op *state.Op, t state.Template, sou
 		}
 	}
 	emptied := e.now()
-	if err := e.setStep(op, state.StepPlaceNew); err != nil {
+	if err := e.setStep(op, journal.StepPlaceNew); err != nil {
 		return 0, e.restore(ctx, op, t, err)
 	}
 	filled, err := e.place(ctx, t, op.Source, placed)
@@ -75,7 +76,7 @@ func ours(g state.Guest, t state.Template) bool {
 }
 
 // keepPrevious copies the current template (if any) into the previous range.
-func (e *Executor) keepPrevious(ctx context.Context, op *state.Op, t state.Template) error {
+func (e *Executor) keepPrevious(ctx context.Context, op *journal.Op, t state.Template) error {
 	cur, ok, err := e.guest(ctx, t.VMID)
 	if err != nil || !ok {
 		return err
@@ -154,7 +155,7 @@ func (e *Executor) keepPrevious(ctx context.Context, op *state.Op, t state.Templ
 // dropPartialCopy removes what a failed keepPrevious left at op.Previous:
 // a copy with t's previous name that never became a stamped previous
 // version, which no prune would ever find. It returns cause, completed.
-func (e *Executor) dropPartialCopy(ctx context.Context, op *state.Op, t state.Template, cause error) error {
+func (e *Executor) dropPartialCopy(ctx context.Context, op *journal.Op, t state.Template, cause error) error {
 	if op.Previous == 0 {
 		return cause
 	}
@@ -270,7 +271,7 @@ func (e *Executor) growDisk(ctx context.Context, t state.Template) error {
 // restore makes sure the reserved VMID holds a template after a failed
 // swap: the current one if it is still there, else the copy kept in the
 // previous range. It returns cause, completed with what it did.
-func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, cause error) error {
+func (e *Executor) restore(ctx context.Context, op *journal.Op, t state.Template, cause error) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	g, ok, err := e.guest(cctx, t.VMID)
@@ -294,7 +295,7 @@ func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, 
 		}
 		return fmt.Errorf("%w; there was no template at VMID %d before", cause, t.VMID)
 	}
-	if err := e.setStep(op, state.StepRestore); err != nil {
+	if err := e.setStep(op, journal.StepRestore); err != nil {
 		return fmt.Errorf("%w; journal: %v", cause, err)
 	}
 	if ok && g.Name != t.Name {
@@ -319,7 +320,7 @@ func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, 
 	if _, err := e.place(cctx, t, op.Previous, stamp); err != nil {
 		return fmt.Errorf("%w; restoring the kept copy %d failed too (%v): the next run restores it from the journal", cause, op.Previous, err)
 	}
-	_ = e.Recorder.Event(cctx, Event{Kind: "swap", Template: t.Name, VMID: t.VMID, Step: state.StepRestore, Result: "failure",
+	_ = e.Recorder.Event(cctx, Event{Kind: "swap", Template: t.Name, VMID: t.VMID, Step: journal.StepRestore, Result: "failure",
 		Detail: fmt.Sprintf("previous template restored from %d", op.Previous), Error: cause.Error()})
 	return fmt.Errorf("%w; the previous template was restored at VMID %d", cause, t.VMID)
 }
@@ -328,8 +329,8 @@ func (e *Executor) restore(ctx context.Context, op *state.Op, t state.Template, 
 // previous versions of t beyond t.KeepPrevious, then closes the journal. A
 // rollback's source (a previous version now standing at the reserved
 // VMID, dropped afterwards) is not counted among the versions kept.
-func (e *Executor) cleanup(ctx context.Context, op *state.Op, t state.Template, staging int) error {
-	if err := e.setStep(op, state.StepCleanup); err != nil {
+func (e *Executor) cleanup(ctx context.Context, op *journal.Op, t state.Template, staging int) error {
+	if err := e.setStep(op, journal.StepCleanup); err != nil {
 		return err
 	}
 	if staging != 0 {
@@ -380,7 +381,7 @@ func (e *Executor) prunePrevious(ctx context.Context, t state.Template, skip int
 		if err := e.deleteGuest(ctx, t.Node, g.VMID, "prune previous"); err != nil {
 			return fmt.Errorf("delete %d: %w", g.VMID, err)
 		}
-		_ = e.Recorder.Event(ctx, Event{Kind: "cleanup", Template: t.Name, VMID: g.VMID, Step: state.StepCleanup, Result: "success",
+		_ = e.Recorder.Event(ctx, Event{Kind: "cleanup", Template: t.Name, VMID: g.VMID, Step: journal.StepCleanup, Result: "success",
 			Detail: fmt.Sprintf("previous version %s removed (keep_previous %d)", g.Name, t.KeepPrevious)})
 	}
 	return nil

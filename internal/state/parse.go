@@ -7,8 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"regexp"
 	"strconv"
 	"unicode/utf8"
@@ -19,42 +18,33 @@ import (
 	_ "time/tzdata"
 )
 
-// ParseOptions tune Parse and Load.
+// ParseOptions tune Parse.
 type ParseOptions struct {
 	// PackerRoot is the packer/ workspace that each template's packer and
-	// var_file are relative to; Parse checks that they exist there. Empty:
-	// Parse checks only their syntax, and Load uses DefaultPackerRoot.
+	// var_file are relative to, as problems name it.
 	PackerRoot string
+	// Workspace, when set, is asked whether each template's packer
+	// directory and var file exist; without it Parse checks only their
+	// syntax.
+	Workspace Workspace
 }
+
+// Workspace answers what the Packer workspace holds. It is the only way
+// Parse looks outside the bytes it is given (workspace.Dir implements it
+// on the file system).
+type Workspace interface {
+	// Stat describes the file at rel, a clean slash-separated path below
+	// the workspace. It fails with an error wrapping fs.ErrNotExist when
+	// nothing is there, and with ErrOutsideWorkspace when rel leads out of
+	// the workspace through a symlink.
+	Stat(rel string) (fs.FileInfo, error)
+}
+
+// ErrOutsideWorkspace says a path leads out of the Packer workspace.
+var ErrOutsideWorkspace = errors.New("leads outside the packer workspace (through a symlink)")
 
 // MaxFileSize is the largest desired file Parse reads.
 const MaxFileSize = 4 << 20
-
-// DefaultPackerRoot is where Load looks for the Packer workspace of the
-// desired file at path: <dir of path>/../packer.
-func DefaultPackerRoot(path string) string {
-	return filepath.Join(filepath.Dir(path), "..", "packer")
-}
-
-// Load reads, parses and validates the desired file at path, checking Packer
-// paths against DefaultPackerRoot(path).
-func Load(path string) (*Desired, error) {
-	return LoadWithOptions(path, ParseOptions{})
-}
-
-// LoadWithOptions is Load with options; an empty PackerRoot means
-// DefaultPackerRoot(path).
-func LoadWithOptions(path string, opts ParseOptions) (*Desired, error) {
-	if opts.PackerRoot == "" {
-		opts.PackerRoot = DefaultPackerRoot(path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read desired state: %w", err)
-	}
-	defer f.Close()
-	return Parse(f, path, opts)
-}
 
 // Parse reads a desired file from r and validates it. path names the file in
 // problems. A file with problems gives a *ValidationError listing all of
@@ -64,7 +54,7 @@ func Parse(r io.Reader, path string, opts ParseOptions) (*Desired, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read desired state %s: %w", path, err)
 	}
-	p := &parser{file: path, packerRoot: opts.PackerRoot}
+	p := &parser{file: path, packerRoot: opts.PackerRoot, workspace: opts.Workspace}
 	d := p.parseFile(data)
 	if len(p.problems) > 0 {
 		sortProblems(p.problems)

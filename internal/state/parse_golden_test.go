@@ -30,7 +30,7 @@ func TestBadFiles(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
-			d, err := LoadWithOptions(file, ParseOptions{PackerRoot: testPackerRoot})
+			d, err := loadFile(t, file, testPackerRoot)
 			var verr *ValidationError
 			if !errors.As(err, &verr) {
 				t.Fatalf("got (%v, %v), want a *ValidationError", d, err)
@@ -49,7 +49,7 @@ func TestGoodFiles(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
-			d, err := LoadWithOptions(file, ParseOptions{PackerRoot: testPackerRoot})
+			d, err := loadFile(t, file, testPackerRoot)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 type parser struct {
 	file       string
 	packerRoot string
+	workspace  Workspace
 	problems   []Problem
 	// defaultNode is set when defaults wrote node (valid or not), so
 	// templates without one do not repeat the problem.

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,10 +114,10 @@ func TestParseFromReader(t *testing.T) {
 }
 
 // TestLoadDefaultFile loads the repository's desired file against the fake
-// workspace in testdata (always) and against the real packer/ (once it
-// exists).
+// workspace in testdata (workspace.TestLoadDesiredDefault loads it against
+// the real packer/).
 func TestLoadDefaultFile(t *testing.T) {
-	d, err := LoadWithOptions(defaultFile, ParseOptions{PackerRoot: testPackerRoot})
+	d, err := loadFile(t, defaultFile, testPackerRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,30 +125,11 @@ func TestLoadDefaultFile(t *testing.T) {
 		t.Errorf("Path %q PackerRoot %q, %d templates", d.Path, d.PackerRoot, len(d.Templates))
 	}
 
-	real := DefaultPackerRoot(defaultFile)
-	if real != filepath.Join("..", "..", "packer") {
-		t.Errorf("DefaultPackerRoot = %q", real)
-	}
-	if _, err := os.Stat(filepath.Join(real, "linux", "ubuntu")); err != nil {
-		t.Skipf("the real packer workspace is not there yet: %v", err)
-	}
-	d, err = Load(defaultFile)
-	if err != nil {
-		t.Fatalf("the default desired file does not match the real packer workspace:\n%v", err)
-	}
-	if d.PackerRoot != real {
-		t.Errorf("PackerRoot %q, want %q", d.PackerRoot, real)
-	}
 }
 
-func TestLoadErrors(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "missing.yaml"))
+func TestParseErrors(t *testing.T) {
 	var verr *ValidationError
-	if !errors.Is(err, fs.ErrNotExist) || errors.As(err, &verr) {
-		t.Errorf("missing file: %v", err)
-	}
-
-	_, err = Parse(io.MultiReader(strings.NewReader("version: 1\n"), errReader{}), "x.yaml", ParseOptions{})
+	_, err := Parse(io.MultiReader(strings.NewReader("version: 1\n"), errReader{}), "x.yaml", ParseOptions{})
 	if err == nil || !strings.Contains(err.Error(), "read desired state x.yaml: disk on fire") {
 		t.Errorf("reader error: %v", err)
 	}

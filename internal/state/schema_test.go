@@ -321,7 +321,7 @@ func TestSchemaRejectsBadFiles(t *testing.T) {
 			if len(schemaSees) == 0 {
 				t.Fatal("schema accepts the file")
 			}
-			_, err := LoadWithOptions(file, ParseOptions{PackerRoot: testPackerRoot})
+			_, err := loadFile(t, file, testPackerRoot)
 			var verr *ValidationError
 			if !errors.As(err, &verr) {
 				t.Fatalf("parser: %v", err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -127,28 +126,22 @@ func (p *parser) checkPackerPath(s string, dir bool) error {
 	case !dir && !strings.HasSuffix(s, ".pkrvars.hcl"):
 		return fmt.Errorf("%s is not a var file (*.pkrvars.hcl)", quote(s))
 	}
-	if p.packerRoot == "" {
+	if p.workspace == nil {
 		return nil
 	}
 	full := filepath.Join(p.packerRoot, filepath.FromSlash(s))
-	fi, err := os.Stat(full)
+	fi, err := p.workspace.Stat(s)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%s %s does not exist", what, full)
+	case errors.Is(err, ErrOutsideWorkspace):
+		return fmt.Errorf("%s %w", full, ErrOutsideWorkspace)
 	case err != nil:
 		return fmt.Errorf("%s %s: %w", what, full, err)
 	case dir && !fi.IsDir():
 		return fmt.Errorf("%s is not a directory", full)
 	case !dir && !fi.Mode().IsRegular():
 		return fmt.Errorf("%s is not a regular file", full)
-	}
-	root, err1 := filepath.EvalSymlinks(p.packerRoot)
-	real, err2 := filepath.EvalSymlinks(full)
-	if err1 != nil || err2 != nil {
-		return nil // both were just found; a race with a rename is not our concern
-	}
-	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("%s leads outside the packer workspace (through a symlink)", full)
 	}
 	return nil
 }

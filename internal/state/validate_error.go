@@ -10,7 +10,7 @@ import (
 // Problem is one thing wrong with a desired file, located at the offending
 // key or value.
 type Problem struct {
-	File  string // the path as given to Parse/Load ("" when unknown)
+	File  string // the path as given to Parse ("" when unknown)
 	Line  int    // 1-based
 	Col   int    // 1-based, in characters
 	Field string // "templates[1].vmid"; "" for problems with the file itself

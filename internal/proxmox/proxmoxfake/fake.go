@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"templated/internal/proxmox"
 	"templated/internal/state"
 )
 
@@ -179,7 +178,7 @@ func withDefaults(v VM) VM {
 		}
 		v.Disks = []state.Disk{{Key: "scsi0", Volume: fmt.Sprintf("local-lvm:%s-%d-disk-0", prefix, v.VMID), SizeGB: 32}}
 	}
-	v.Tags = proxmox.NormalizeTags(v.Tags)
+	v.Tags = state.NormalizeTags(v.Tags)
 	return copyVM(&v)
 }
 

@@ -130,7 +130,7 @@ func (c *Cluster) SetMeta(ctx context.Context, node string, vmid int, descriptio
 		if v.Lock != "" {
 			return locked(v)
 		}
-		v.Description, v.Tags = strings.TrimRight(description, " \t\n"), proxmox.NormalizeTags(tags)
+		v.Description, v.Tags = strings.TrimRight(description, " \t\n"), state.NormalizeTags(tags)
 		return nil
 	})
 }

@@ -1,4 +1,9 @@
-package state
+// Package journal owns templated's state directory: the journal of
+// operations in flight (one file per template, written before every step so
+// that a crash can be finished or rolled back), the holds set by rollback,
+// and the directory's exclusive lock that keeps two templated processes on
+// one host from acting at once.
+package journal
 
 import (
 	"encoding/json"
@@ -10,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"templated/internal/atomicfile"
+	"templated/internal/state"
 )
 
 // Step names an operation's progress in the journal. An operation moves
@@ -79,7 +87,7 @@ func (j *Journal) Put(op Op) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(j.opPath(op.Template), append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteFile(j.opPath(op.Template), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("journal %s at %s: %w", op.Template, op.Step, err)
 	}
 	return nil
@@ -91,7 +99,7 @@ func (j *Journal) Done(template string) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("journal: finish %s: %w", template, err)
 	}
-	return syncDir(filepath.Join(j.dir, "ops"))
+	return atomicfile.SyncDir(filepath.Join(j.dir, "ops"))
 }
 
 // Get returns template's operation in flight, if there is one.
@@ -139,15 +147,15 @@ func (j *Journal) Pending() ([]Op, error) {
 func (j *Journal) holdsPath() string { return filepath.Join(j.dir, "holds.json") }
 
 // Holds returns the templates held after a rollback.
-func (j *Journal) Holds() (map[string]Hold, error) {
+func (j *Journal) Holds() (map[string]state.Hold, error) {
 	b, err := os.ReadFile(j.holdsPath())
 	if errors.Is(err, os.ErrNotExist) {
-		return map[string]Hold{}, nil
+		return map[string]state.Hold{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read holds: %w", err)
 	}
-	h := map[string]Hold{}
+	h := map[string]state.Hold{}
 	if err := json.Unmarshal(b, &h); err != nil {
 		return nil, fmt.Errorf("read holds %s: %w", j.holdsPath(), err)
 	}
@@ -158,8 +166,8 @@ func (j *Journal) Holds() (map[string]Hold, error) {
 // read-modify-write runs under an exclusive lock of its own, not the state
 // lock, so that `templated resume` can release a hold while the daemon
 // runs without either losing the other's change.
-func (j *Journal) SetHold(template string, h *Hold) error {
-	return WithFileLock(filepath.Join(j.dir, "holds.lock"), func() error {
+func (j *Journal) SetHold(template string, h *state.Hold) error {
+	return atomicfile.WithLock(filepath.Join(j.dir, "holds.lock"), func() error {
 		all, err := j.Holds()
 		if err != nil {
 			return err
@@ -173,23 +181,8 @@ func (j *Journal) SetHold(template string, h *Hold) error {
 		if err != nil {
 			return err
 		}
-		return WriteFileAtomic(j.holdsPath(), append(b, '\n'), 0o600)
+		return atomicfile.WriteFile(j.holdsPath(), append(b, '\n'), 0o600)
 	})
-}
-
-// WithFileLock runs fn while holding an exclusive flock on lockPath
-// (created if missing), waiting for other holders: the read-modify-write
-// of a small state file shared by the daemon and one-shot commands.
-func WithFileLock(lockPath string, fn func() error) error {
-	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("lock %s: %w", lockPath, err)
-	}
-	defer lock.Close() // closing releases the lock
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", lockPath, err)
-	}
-	return fn()
 }
 
 // Lock takes the state directory's exclusive lock, so that two templated
@@ -215,45 +208,4 @@ func (j *Journal) Lock() (unlock func(), err error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
-}
-
-// WriteFileAtomic writes data to path so that a crash leaves either the old
-// or the new content: a temporary file in the same directory, fsync,
-// rename, fsync of the directory.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,4 +1,4 @@
-package state
+package journal
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"templated/internal/state"
 )
 
 func TestJournalRoundTrip(t *testing.T) {
@@ -75,10 +77,10 @@ func TestJournalHolds(t *testing.T) {
 	if err != nil || len(h) != 0 {
 		t.Fatalf("empty holds = %v, %v", h, err)
 	}
-	if err := j.SetHold("tpl-a", &Hold{Reason: "rollback", InputsHash: "abc"}); err != nil {
+	if err := j.SetHold("tpl-a", &state.Hold{Reason: "rollback", InputsHash: "abc"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.SetHold("tpl-b", &Hold{Reason: "rollback"}); err != nil {
+	if err := j.SetHold("tpl-b", &state.Hold{Reason: "rollback"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.SetHold("tpl-b", nil); err != nil {
@@ -103,7 +105,7 @@ func TestJournalHoldsConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			j, _ := OpenJournal(dir)
-			errs <- j.SetHold(fmt.Sprintf("tpl-%02d", i), &Hold{Reason: "rollback"})
+			errs <- j.SetHold(fmt.Sprintf("tpl-%02d", i), &state.Hold{Reason: "rollback"})
 		}()
 	}
 	wg.Wait()
