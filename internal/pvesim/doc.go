@@ -30,6 +30,12 @@
 //   - Fault injection (latency, HTTP errors, failed or hanging tasks,
 //     dropped connections) by method, path pattern and VMID.
 //
+// The routes are declared in one table (routes.go): method and wildcard
+// patterns of an http.ServeMux, matched against the decoded path below
+// /api2/json with slashes at either end ignored (never a redirect). Any
+// other method or path gets PVE's 501 "Method 'PATCH /version' not
+// implemented" (resolve in router.go).
+//
 // Every request is recorded (Requests) before its answer is written, so a
 // client that has its answer finds its request there.
 //

@@ -126,11 +126,7 @@ func TestContentTypeAndVoid(t *testing.T) {
 func TestErrorsCarryMessageTwice(t *testing.T) {
 	srv := startSim(t, Options{})
 	hc := httpClient(t, srv)
-	cases := []struct {
-		method, path string
-		status       int
-		msg          string
-	}{
+	for _, tc := range []wantAnswer{
 		{"GET", "/nodes/pve1/qemu/4242/config", 500, "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist"},
 		{"GET", "/nodes/pve1/qemu/200/config", 500, "Configuration file 'nodes/pve1/qemu-server/200.conf' does not exist"},
 		{"GET", "/nodes/pve1/lxc/200/config", 200, ""},
@@ -139,22 +135,8 @@ func TestErrorsCarryMessageTwice(t *testing.T) {
 		{"DELETE", "/version", 501, "Method 'DELETE /version' not implemented"},
 		{"GET", "/nodes/pve9/qemu", 500, "hostname lookup 'pve9' failed - failed to get address info for: pve9: Name or service not known"},
 		{"GET", "/nodes/pve1/storage/nope/content", 500, "storage 'nope' does not exist"},
-	}
-	for _, tc := range cases {
-		r := call(t, srv, hc, tc.method, tc.path, nil)
-		if r.Status != tc.status {
-			t.Errorf("%s %s: status %d, want %d (%s)", tc.method, tc.path, r.Status, tc.status, r.Body)
-			continue
-		}
-		if tc.status == 200 {
-			continue
-		}
-		if r.Reason != tc.msg {
-			t.Errorf("%s %s: reason %q, want %q", tc.method, tc.path, r.Reason, tc.msg)
-		}
-		if r.JSON["message"] != tc.msg+"\n" || r.JSON["data"] != nil {
-			t.Errorf("%s %s: body %s", tc.method, tc.path, r.Body)
-		}
+	} {
+		tc.check(t, srv, hc)
 	}
 	// The connection is closed after a hijacked error; the next request works.
 	mustOK(t, srv, hc, "GET", "/version", nil)

@@ -6,18 +6,6 @@ import (
 	"strings"
 )
 
-func init() {
-	handle("POST", "/nodes/{node}/qemu/{vmid}/clone", cloneQemu)
-	handle("POST", "/nodes/{node}/qemu/{vmid}/template", templateQemu)
-	for _, action := range []string{"start", "stop", "shutdown", "reboot", "reset", "suspend", "resume"} {
-		handle("POST", "/nodes/{node}/qemu/{vmid}/status/"+action, powerAction(action))
-	}
-	handle("PUT", "/nodes/{node}/qemu/{vmid}/resize", resizeQemu)
-	handle("PUT", "/nodes/{node}/qemu/{vmid}/sendkey", sendKey)
-	handle("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces", agentInterfaces)
-	handle("POST", "/nodes/{node}/qemu/{vmid}/agent/ping", agentPing)
-}
-
 // cloneConfig is the config of a clone of src at newid (clone_vm): all
 // keys but template, unused disks and the lock; new MACs, smbios uuid and
 // vmgenid; full-clone disks "vm-NEWID-disk-N" on storage (or the source's),

@@ -7,19 +7,6 @@ import (
 	"strings"
 )
 
-func init() {
-	handle("GET", "/version", getVersion)
-	handle("GET", "/nodes", getNodes)
-	handle("GET", "/nodes/{node}", getNodeIndex)
-	handle("GET", "/nodes/{node}/status", getNodeStatus)
-	handle("GET", "/cluster/resources", getResources)
-	handle("GET", "/cluster/nextid", getNextID)
-	handle("GET", "/cluster/ha/resources", getHAResources)
-	handle("GET", "/cluster/ha/resources/{sid}", getHAResource)
-	handle("DELETE", "/cluster/ha/resources/{sid}", deleteHAResource)
-	handle("GET", "/access/permissions", getPermissions)
-}
-
 func getVersion(s *Server, _ *reqCtx) (any, error) {
 	v := s.cluster.version
 	major, rest, _ := strings.Cut(v, ".")
@@ -83,7 +70,7 @@ func (c *Cluster) checkNode(node string) error {
 }
 
 func getNodeIndex(s *Server, rc *reqCtx) (any, error) {
-	if err := s.cluster.checkNode(rc.vars["node"]); err != nil {
+	if err := s.cluster.checkNode(rc.pathValue("node")); err != nil {
 		return nil, err
 	}
 	return index("name", "qemu", "lxc", "storage", "tasks", "status", "version"), nil
@@ -254,11 +241,11 @@ func haSID(sid string) string {
 }
 
 func getHAResource(_ *Server, rc *reqCtx) (any, error) {
-	return nil, fail(500, "no such resource '%s'", haSID(rc.vars["sid"]))
+	return nil, fail(500, "no such resource '%s'", haSID(rc.pathValue("sid")))
 }
 
 func deleteHAResource(_ *Server, rc *reqCtx) (any, error) {
-	return nil, fail(500, "cannot delete service '%s', not HA managed!", haSID(rc.vars["sid"]))
+	return nil, fail(500, "cannot delete service '%s', not HA managed!", haSID(rc.pathValue("sid")))
 }
 
 func getPermissions(s *Server, rc *reqCtx) (any, error) {

@@ -5,22 +5,6 @@ import (
 	"strings"
 )
 
-func init() {
-	handle("GET", "/nodes/{node}/qemu", listQemu)
-	handle("POST", "/nodes/{node}/qemu", createQemu)
-	handle("GET", "/nodes/{node}/qemu/{vmid}", qemuIndex)
-	handle("DELETE", "/nodes/{node}/qemu/{vmid}", deleteQemu)
-	handle("GET", "/nodes/{node}/qemu/{vmid}/config", getQemuConfig)
-	handle("PUT", "/nodes/{node}/qemu/{vmid}/config", putQemuConfig)
-	handle("POST", "/nodes/{node}/qemu/{vmid}/config", postQemuConfig)
-	handle("GET", "/nodes/{node}/qemu/{vmid}/pending", getQemuPending)
-	handle("GET", "/nodes/{node}/qemu/{vmid}/status", statusIndex)
-	handle("GET", "/nodes/{node}/qemu/{vmid}/status/current", getQemuStatus)
-	handle("GET", "/nodes/{node}/lxc", listLXC)
-	handle("GET", "/nodes/{node}/lxc/{vmid}/config", getLXCConfig)
-	handle("GET", "/nodes/{node}/lxc/{vmid}/status/current", getLXCStatus)
-}
-
 // guestOn finds a guest on the node a request names; c.mu must be held.
 // A guest on another node "does not exist" here, as in PVE.
 func (c *Cluster) guestOn(node string, vmid int, typ string) (*guest, error) {
@@ -40,7 +24,7 @@ func (s *Server) reqGuest(rc *reqCtx, typ string) (*guest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.cluster.guestOn(rc.vars["node"], vmid, typ)
+	return s.cluster.guestOn(rc.pathValue("node"), vmid, typ)
 }
 
 // lockCluster takes the cluster lock (exclusive when write is set) and
@@ -57,7 +41,7 @@ func (c *Cluster) lockCluster(write bool) func() {
 // withNode runs fn for the request's {node} under the cluster lock.
 func (s *Server) withNode(rc *reqCtx, write bool, fn func(node string) (any, error)) (any, error) {
 	defer s.cluster.lockCluster(write)()
-	node := rc.vars["node"]
+	node := rc.pathValue("node")
 	if err := s.cluster.checkNode(node); err != nil {
 		return nil, err
 	}

@@ -7,27 +7,17 @@ import (
 	"strings"
 )
 
-func init() {
-	handle("GET", "/nodes/{node}/storage", listStorage)
-	handle("GET", "/nodes/{node}/storage/{storage}/status", storageStatus)
-	handle("GET", "/nodes/{node}/storage/{storage}/content", listContent)
-	handle("POST", "/nodes/{node}/storage/{storage}/content", allocContent)
-	handle("POST", "/nodes/{node}/storage/{storage}/upload", uploadContent)
-	handle("POST", "/nodes/{node}/storage/{storage}/download-url", downloadURL)
-	handle("DELETE", "/nodes/{node}/storage/{storage}/content/{volume...}", deleteContent)
-}
-
 // withStorage runs fn on the request's {node}/{storage} under the lock.
 func (s *Server) withStorage(rc *reqCtx, write bool, fn func(st StorageSpec) (any, error)) (any, error) {
 	c := s.cluster
 	defer c.lockCluster(write)()
-	node := rc.vars["node"]
+	node := rc.pathValue("node")
 	if err := c.checkNode(node); err != nil {
 		return nil, err
 	}
-	st, ok := c.storage(rc.vars["storage"])
+	st, ok := c.storage(rc.pathValue("storage"))
 	if !ok || !storageOnNode(st, node) {
-		return nil, fail(500, "storage '%s' does not exist", rc.vars["storage"])
+		return nil, fail(500, "storage '%s' does not exist", rc.pathValue("storage"))
 	}
 	return fn(st)
 }
@@ -56,14 +46,14 @@ func listStorage(s *Server, rc *reqCtx) (any, error) {
 
 func storageStatus(s *Server, rc *reqCtx) (any, error) {
 	return s.withStorage(rc, false, func(st StorageSpec) (any, error) {
-		return s.cluster.storageStatusLocked(st, rc.vars["node"]), nil
+		return s.cluster.storageStatusLocked(st, rc.pathValue("node")), nil
 	})
 }
 
 func listContent(s *Server, rc *reqCtx) (any, error) {
 	vmid := atoiDefault(rc.param("vmid"), 0)
 	return s.withStorage(rc, false, func(st StorageSpec) (any, error) {
-		out := s.cluster.volumesLocked(rc.vars["node"], st.Name, rc.param("content"), vmid)
+		out := s.cluster.volumesLocked(rc.pathValue("node"), st.Name, rc.param("content"), vmid)
 		if out == nil {
 			out = []Volume{}
 		}
@@ -128,7 +118,7 @@ func (c *Cluster) fileTask(rc *reqCtx, st StorageSpec, typ, content, file string
 	if file == "" || strings.HasPrefix(file, ".") {
 		return nil, fail(500, "invalid filename '%s'", file)
 	}
-	spec := taskSpec{node: rc.vars["node"], typ: typ, user: rc.user,
+	spec := taskSpec{node: rc.pathValue("node"), typ: typ, user: rc.user,
 		log: []string{fmt.Sprintf("target file: /var/lib/vz/template/iso/%s", file)},
 		commit: func() error {
 			c.isos[isoVolid(st.Name, file)] = ISOSpec{Storage: st.Name, File: file, Size: size, Ctime: c.now().Unix()}
@@ -149,7 +139,7 @@ func deleteContent(s *Server, rc *reqCtx) (any, error) {
 // on {storage} ("iso/x.iso"). As in current PVE the answer is an "imgdel"
 // task (id: the storage) whose worker frees the volume.
 func (c *Cluster) deleteISO(rc *reqCtx, st StorageSpec) (any, error) {
-	vol := rc.vars["volume"]
+	vol := rc.pathValue("volume")
 	if sid, _, ok := strings.Cut(vol, ":"); ok {
 		if sid != st.Name {
 			return nil, paramError(map[string]string{"volume": fmt.Sprintf("storage ID mismatch (%s != %s)", sid, st.Name)})
@@ -160,7 +150,7 @@ func (c *Cluster) deleteISO(rc *reqCtx, st StorageSpec) (any, error) {
 	if _, ok := c.isos[vol]; !ok {
 		return nil, fail(500, "volume '%s' does not exist", vol)
 	}
-	return c.startTask(taskSpec{node: rc.vars["node"], typ: "imgdel", id: st.Name, user: rc.user,
+	return c.startTask(taskSpec{node: rc.pathValue("node"), typ: "imgdel", id: st.Name, user: rc.user,
 		log: []string{fmt.Sprintf("Removed volume '%s'", vol)},
 		commit: func() error {
 			if _, ok := c.isos[vol]; !ok {

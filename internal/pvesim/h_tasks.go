@@ -1,23 +1,15 @@
 package pvesim
 
-func init() {
-	handle("GET", "/nodes/{node}/tasks", listTasks)
-	handle("GET", "/nodes/{node}/tasks/{upid}", taskIndex)
-	handle("DELETE", "/nodes/{node}/tasks/{upid}", stopTask)
-	handle("GET", "/nodes/{node}/tasks/{upid}/status", taskStatus)
-	handle("GET", "/nodes/{node}/tasks/{upid}/log", taskLog)
-}
-
 // withTask runs fn on the request's {node}/{upid} task under the lock.
 func (s *Server) withTask(rc *reqCtx, write bool, fn func(t *task) (any, error)) (any, error) {
 	defer s.cluster.lockCluster(write)()
-	upid := rc.vars["upid"]
+	upid := rc.pathValue("upid")
 	node, ok := upidNode(upid)
 	if !ok {
 		return nil, paramError(map[string]string{"upid": "unable to parse worker upid '" + upid + "'"})
 	}
 	t, found := s.cluster.tasks[upid]
-	if !found || node != rc.vars["node"] {
+	if !found || node != rc.pathValue("node") {
 		return nil, paramError(map[string]string{"upid": "no such task"})
 	}
 	return fn(t)

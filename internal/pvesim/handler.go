@@ -23,7 +23,7 @@ import (
 // authenticated token and the task effect of a matched fault.
 type reqCtx struct {
 	r      *http.Request
-	vars   map[string]string
+	routed *http.Request // r as the routes matched it: pathValue reads it
 	params url.Values
 	user   string // token id, the task owner
 	tf     *taskFault
@@ -124,8 +124,8 @@ func (s *Server) serve(r *http.Request, rec *Request) answer {
 			delete(rec.Form, k)
 		}
 	}
-	h, vars, err := lookup(r.Method, rel)
-	rc.vars = vars
+	h, routed, err := s.resolve(r.Method, rel)
+	rc.routed = routed
 	if eff, hit := s.faults.match(r.Method, rel, rc.vmids()); hit {
 		if eff.Latency > 0 && !sleepCtx(r.Context(), eff.Latency) {
 			return answer{gone: true}
@@ -317,12 +317,12 @@ func cloneValues(v url.Values) url.Values {
 // vmids are the VMIDs a request is about, for fault matching.
 func (rc *reqCtx) vmids() []int {
 	var out []int
-	for _, s := range []string{rc.vars["vmid"], rc.params.Get("vmid"), rc.params.Get("newid")} {
+	for _, s := range []string{rc.pathValue("vmid"), rc.params.Get("vmid"), rc.params.Get("newid")} {
 		if n, err := strconv.Atoi(s); err == nil {
 			out = append(out, n)
 		}
 	}
-	if upid := rc.vars["upid"]; upid != "" {
+	if upid := rc.pathValue("upid"); upid != "" {
 		if m := reUPID.FindStringSubmatch(upid); m != nil {
 			if n, err := strconv.Atoi(m[7]); err == nil {
 				out = append(out, n)
@@ -331,6 +331,9 @@ func (rc *reqCtx) vmids() []int {
 	}
 	return out
 }
+
+// pathValue is a path variable of the request's route ("" if none).
+func (rc *reqCtx) pathValue(name string) string { return rc.routed.PathValue(name) }
 
 func (rc *reqCtx) param(k string) string { return rc.params.Get(k) }
 
@@ -349,7 +352,7 @@ func (rc *reqCtx) boolParam(k string, def bool) (bool, error) {
 }
 
 // vmidVar parses the {vmid} path variable.
-func (rc *reqCtx) vmidVar() (int, error) { return parseVMID("vmid", rc.vars["vmid"]) }
+func (rc *reqCtx) vmidVar() (int, error) { return parseVMID("vmid", rc.pathValue("vmid")) }
 
 // parseVMID parses a VMID parameter as PVE's pve-vmid format does
 // (100-999999999), failing with PVE's parameter error for key.
@@ -359,64 +362,4 @@ func parseVMID(key, v string) (int, error) {
 		return 0, paramError(map[string]string{key: "invalid format - value does not look like a valid VM ID"})
 	}
 	return n, nil
-}
-
-// --- routing ----------------------------------------------------------------
-
-type route struct {
-	method string
-	segs   []string
-	h      handlerFunc
-}
-
-var routes []route
-
-func handle(method, pattern string, h handlerFunc) {
-	routes = append(routes, route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), h: h})
-}
-
-// lookup finds the handler of a path; unknown paths or methods get PVE's 501.
-func lookup(method, rel string) (handlerFunc, map[string]string, error) {
-	segs := strings.Split(strings.Trim(rel, "/"), "/")
-	var vars map[string]string
-	for _, rt := range routes {
-		v, ok := matchSegs(rt.segs, segs)
-		if !ok {
-			continue
-		}
-		if vars == nil {
-			vars = v
-		}
-		if rt.method == method {
-			return rt.h, v, nil
-		}
-	}
-	return nil, vars, fail(http.StatusNotImplemented, "Method '%s %s' not implemented", method, rel)
-}
-
-// matchSegs matches path segments against a pattern; a last "{name...}"
-// takes the rest of the path (volume ids like "local:iso/x.iso").
-func matchSegs(pat, segs []string) (map[string]string, bool) {
-	rest := len(pat) > 0 && strings.HasSuffix(pat[len(pat)-1], "...}")
-	if len(pat) != len(segs) && !(rest && len(segs) > len(pat)) {
-		return nil, false
-	}
-	vars := map[string]string{}
-	for i, p := range pat {
-		if rest && i == len(pat)-1 {
-			vars[strings.Trim(p, "{}.")] = strings.Join(segs[i:], "/")
-			break
-		}
-		if strings.HasPrefix(p, "{") {
-			if segs[i] == "" {
-				return nil, false
-			}
-			vars[strings.Trim(p, "{}")] = segs[i]
-			continue
-		}
-		if p != segs[i] {
-			return nil, false
-		}
-	}
-	return vars, true
 }

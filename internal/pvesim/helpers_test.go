@@ -104,6 +104,34 @@ func callAuth(t testing.TB, srv *Server, hc *http.Client, method, path string, p
 	return r
 }
 
+// wantAnswer is a request (without parameters) and the answer it must get:
+// the status and, for an error, PVE's message as the reason phrase and,
+// except for HEAD, in the JSON body.
+type wantAnswer struct {
+	method, path string
+	status       int
+	msg          string
+}
+
+// check does the request and reports a different answer.
+func (w wantAnswer) check(t testing.TB, srv *Server, hc *http.Client) {
+	t.Helper()
+	r := call(t, srv, hc, w.method, w.path, nil)
+	if r.Status != w.status {
+		t.Errorf("%s %s: status %d %q, want %d (%s)", w.method, w.path, r.Status, r.Reason, w.status, r.Body)
+		return
+	}
+	if w.status == 200 {
+		return
+	}
+	if r.Reason != w.msg {
+		t.Errorf("%s %s: reason %q, want %q", w.method, w.path, r.Reason, w.msg)
+	}
+	if w.method != http.MethodHead && (r.JSON["message"] != w.msg+"\n" || r.JSON["data"] != nil) {
+		t.Errorf("%s %s: body %s", w.method, w.path, r.Body)
+	}
+}
+
 // mustOK calls and fails the test unless the answer is 200.
 func mustOK(t testing.TB, srv *Server, hc *http.Client, method, path string, params url.Values) any {
 	t.Helper()

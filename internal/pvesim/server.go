@@ -64,6 +64,7 @@ type Server struct {
 	opts     Options
 	log      logrus.FieldLogger
 	cluster  *Cluster
+	mux      *http.ServeMux // the routes
 	faults   *Faults
 	reqs     requestLog
 	ln       net.Listener
@@ -96,7 +97,7 @@ func Start(opts Options) (*Server, error) {
 	} else if opts.TaskDuration < 0 {
 		opts.TaskDuration = 0
 	}
-	s := &Server{opts: opts, log: opts.Logger, faults: &Faults{}, dirty: make(chan struct{}, 1),
+	s := &Server{opts: opts, log: opts.Logger, mux: routes(), faults: &Faults{}, dirty: make(chan struct{}, 1),
 		stopSave: make(chan struct{}), saveDone: make(chan struct{}), served: make(chan struct{})}
 	if s.log == nil {
 		l := logrus.New()
