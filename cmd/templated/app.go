@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
-	"templated/internal/journal"
 	"templated/internal/packer"
+	"templated/internal/plan"
 	"templated/internal/proxmox"
+	"templated/internal/session"
 	"templated/internal/state"
 	"templated/internal/workspace"
 )
@@ -86,97 +85,68 @@ func (c *common) logger() (logrus.FieldLogger, error) {
 	return l, nil
 }
 
-// loadDesired reads and validates the desired file. A file with problems
-// gives an exit-1 error listing every problem.
-func (c *common) loadDesired() (*state.Desired, error) {
+// loadDesired reads and validates the desired file, narrowed to the
+// template only when it is set. A file with problems gives an exit-1
+// error listing every problem.
+func (c *common) loadDesired(only string) (*state.Desired, error) {
 	d, err := workspace.LoadDesired(c.desired)
 	if err != nil {
 		return nil, &exitError{code: 1, err: err}
 	}
+	if only != "" {
+		t, ok := d.Template(only)
+		if !ok {
+			return nil, &usageError{msg: fmt.Sprintf("-only %s: no such template in %s", only, c.desired)}
+		}
+		d.Templates = []state.Template{t}
+	}
 	return d, nil
 }
 
-// packerRoot is the workspace next to the desired file.
-func (c *common) packerRoot() string { return workspace.DefaultRoot(c.desired) }
-
-// connect loads the Proxmox settings and returns a client.
-func (c *common) connect() (*proxmox.Client, proxmox.Config, error) {
+// connection loads the Proxmox settings from the env file and the
+// environment.
+func (c *common) connection() (proxmox.Config, error) {
 	envFile := c.envFile
 	if envFile == "" {
 		if _, err := os.Stat(".env"); err == nil {
 			envFile = ".env"
 		}
 	}
-	cfg, err := proxmox.LoadConfig(envFile, c.env.Getenv)
-	if err != nil {
-		return nil, proxmox.Config{}, err
-	}
+	return proxmox.LoadConfig(envFile, c.env.Getenv)
+}
+
+// settings turns the flags into a session's settings.
+func (c *common) settings() (session.Settings, error) {
 	log, err := c.logger()
 	if err != nil {
-		return nil, cfg, err
+		return session.Settings{}, err
 	}
-	cl, err := proxmox.New(cfg, proxmox.Options{Log: log})
+	conn, err := c.connection()
 	if err != nil {
-		return nil, cfg, err
+		return session.Settings{}, err
 	}
-	return cl, cfg, nil
+	return session.Settings{DesiredPath: c.desired, StateDir: c.stateDir, EvidenceDir: c.evidence,
+		Conn: conn, PackerBinary: c.packerBin, KillGrace: c.killGrace, Version: version,
+		Getenv: c.env.Getenv, Log: log}, nil
 }
 
-// runner returns the Packer runner.
-func (c *common) runner() (*packer.Runner, error) {
-	log, err := c.logger()
+// plan loads the desired state (narrowed to only, when set), observes
+// the cluster and plans, touching nothing.
+func (c *common) plan(ctx context.Context, only string) (plan.Plan, *state.Desired, error) {
+	d, err := c.loadDesired(only)
 	if err != nil {
-		return nil, err
+		return plan.Plan{}, nil, err
 	}
-	return &packer.Runner{Packer: c.packerBin, Log: log, PIDDir: c.packerPIDDir(), KillGrace: c.killGrace}, nil
-}
-
-// packerPIDDir records the running Packer processes (see packer.ReapOrphans).
-func (c *common) packerPIDDir() string { return filepath.Join(c.stateDir, "packer") }
-
-// reapOrphans waits for the Packer processes a killed predecessor left
-// cleaning up, so that their staging VMIDs are free before recovery and
-// new builds use them.
-func (c *common) reapOrphans(ctx context.Context) error {
-	n, err := packer.ReapOrphans(ctx, c.packerPIDDir(), c.killGrace)
-	if n > 0 {
-		log, _ := c.logger()
-		log.WithField("count", n).Warn("waited for Packer processes left by an interrupted templated")
-	}
-	return err
-}
-
-// inputs hashes every template's inputs: its desired entry, the Packer
-// files it uses and the Packer version.
-func (c *common) inputs(ctx context.Context, d *state.Desired, r *packer.Runner) (map[string]string, string, error) {
-	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	pv, err := r.Version(vctx)
+	set, err := c.settings()
 	if err != nil {
-		return nil, "", fmt.Errorf("packer version (needed for the inputs hash; install Packer or set -packer): %w", err)
+		return plan.Plan{}, nil, err
 	}
-	root := c.packerRoot()
-	out := map[string]string{}
-	for _, t := range d.Templates {
-		h, err := workspace.InputsHash(d, t, root, pv)
-		if err != nil {
-			return nil, "", fmt.Errorf("inputs of %s: %w", t.Name, err)
-		}
-		out[t.Name] = strings.TrimPrefix(h, "sha256:")
-	}
-	return out, pv, nil
-}
-
-// holds reads the holds from the state directory without creating it.
-func (c *common) holds() (map[string]state.Hold, error) {
-	if _, err := os.Stat(c.stateDir); errors.Is(err, os.ErrNotExist) {
-		return map[string]state.Hold{}, nil
-	}
-	j, err := journal.OpenJournal(c.stateDir)
+	sess, err := session.OpenReader(set)
 	if err != nil {
-		return nil, err
+		return plan.Plan{}, nil, err
 	}
-	return j.Holds()
+	p, err := sess.Plan(ctx, d)
+	return p, d, err
 }
 
 // isTerminal reports whether w is a character device (a terminal).

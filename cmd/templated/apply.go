@@ -13,23 +13,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sirupsen/logrus"
-
-	"templated/internal/builder"
-	"templated/internal/daemon"
-	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/plan"
-	"templated/internal/reconcile"
-	"templated/internal/workspace"
+	"templated/internal/session"
+	"templated/internal/state"
 )
-
-func init() {
-	register("apply", "plan, confirm, then build and swap in templates", runApply)
-	register("rollback", "put a template's previous version back and hold it", runRollback)
-	register("adopt", "take over a hand-built template at its reserved VMID", runAdopt)
-	register("resume", "release a template held after a rollback or suspended by the daemon", runResume)
-}
 
 // actFlags are the flags of the commands that change the cluster.
 type actFlags struct {
@@ -50,105 +38,34 @@ func (a *actFlags) register(fs *flag.FlagSet, env *cmdEnv) {
 	fs.IntVar(&a.perNode, "per-node", 0, "builds at once per Proxmox node (default: -parallel)")
 }
 
-// actor is everything a command that changes the cluster holds open.
-type actor struct {
-	a      *actFlags
-	s      *session
-	led    *ledger.Ledger
-	rec    *recorder
-	exec   *reconcile.Executor
-	unlock func()
+// settings adds the acting flags to the common ones.
+func (a *actFlags) settings() (session.Settings, error) {
+	set, err := a.common.settings()
+	set.LedgerKey, set.Communicator, set.KeepFailed = a.ledgerKey, a.communicator, a.keepFailed
+	set.Parallel, set.PerNode = a.parallel, a.perNode
+	return set, err
 }
 
-func (a *actor) close() {
-	if a.led != nil {
-		_ = a.led.Close()
-	}
-	if a.unlock != nil {
-		a.unlock()
-	}
-}
-
-// open prepares a session, takes the state lock, opens the ledger and
-// builds the executor. Output for people goes to progress.
-func (a *actFlags) open(ctx context.Context, only string, progress io.Writer) (*actor, error) {
-	s, err := a.prepare(ctx, only)
+// open loads the desired state and opens a session that may act; output
+// for people goes to w.
+func (a *actFlags) open(ctx context.Context, only string) (*state.Desired, *session.Session, error) {
+	d, err := a.loadDesired(only)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	j, err := journal.OpenJournal(a.stateDir)
+	set, err := a.settings()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	unlock, err := j.Lock()
-	if err != nil {
-		return nil, err
-	}
-	act := &actor{a: a, s: s, unlock: unlock}
-	log, _ := a.logger()
-	led, err := a.openLedger(ctx, log, s.config.TokenSecret.Reveal())
-	if err != nil {
-		act.close()
-		return nil, err
-	}
-	act.led = led
-	act.rec = newRecorder(ctx, led, a.desired, s.packerVersion, a.pluginVersions(ctx, s.runner, log), a.env.Getenv)
-	act.exec = a.executor(s, act.rec, j, log, progress)
-	return act, nil
+	sess, err := session.Open(ctx, set)
+	return d, sess, err
 }
 
-// openLedger opens the evidence ledger for writing, with the key from
-// -ledger-key or its default place. secret (the API token) is refused in
-// entries and redacted from evidence.
-func (a *actFlags) openLedger(ctx context.Context, log logrus.FieldLogger, secret string) (*ledger.Ledger, error) {
-	keyFile := a.ledgerKey
-	if keyFile == "" {
-		keyFile = ledger.DefaultKeyPath(a.env.Getenv)
+// recovering tells people that interrupted operations are being finished.
+func recovering(w io.Writer) func(int) {
+	return func(n int) {
+		fmt.Fprintf(w, "Recovering %d interrupted operation(s) from the journal...\n", n)
 	}
-	opts := ledger.Options{Dir: a.evidence, KeyFile: keyFile, Logger: log}
-	if secret != "" {
-		opts.Secrets = []string{secret}
-	}
-	led, err := ledger.Open(ctx, opts)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("open ledger: %w (create a signing key with `templated ledger init`)", err)
-	case err != nil:
-		return nil, fmt.Errorf("open ledger: %w", err)
-	}
-	return led, nil
-}
-
-// executor builds the executor for a session.
-func (a *actFlags) executor(s *session, rec *recorder, j *journal.Journal, log logrus.FieldLogger, progress io.Writer) *reconcile.Executor {
-	perNode := a.perNode
-	if perNode <= 0 {
-		perNode = a.parallel
-	}
-	return &reconcile.Executor{
-		Cluster: s.cluster, Recorder: rec, Journal: j, Log: log, Progress: progress,
-		Parallel: a.parallel, PerNode: perNode, KeepFailed: a.keepFailed, Commit: rec.commit(),
-		Builder: &builder.Packer{Runner: s.runner, Root: a.packerRoot(), Communicator: a.communicator, PackerVersion: s.packerVersion,
-			ISOStore: s.cluster, Log: log,
-			Conn: workspace.Conn{URL: s.config.URL, TokenID: s.config.TokenID, TokenSecret: s.config.TokenSecret.Reveal(),
-				CAFile: s.config.CAFile, InsecureSkipTLSVerify: s.config.InsecureSkipTLSVerify}},
-	}
-}
-
-// recover finishes what an interrupted run left in the journal.
-func (act *actor) recover(ctx context.Context, w io.Writer) error {
-	if err := act.a.reapOrphans(ctx); err != nil {
-		return err
-	}
-	pending, err := act.exec.Journal.Pending()
-	if err != nil || len(pending) == 0 {
-		return err
-	}
-	fmt.Fprintf(w, "Recovering %d interrupted operation(s) from the journal...\n", len(pending))
-	if err := act.exec.Recover(ctx, act.s.desired); err != nil {
-		return fmt.Errorf("recover interrupted operations: %w", err)
-	}
-	return nil
 }
 
 func runApply(ctx context.Context, env *cmdEnv, args []string) error {
@@ -163,59 +80,52 @@ func runApply(ctx context.Context, env *cmdEnv, args []string) error {
 	if a.parallel < 1 {
 		return &usageError{msg: "-parallel must be at least 1"}
 	}
-	act, err := a.open(ctx, *only, env.Stdout)
+	d, sess, err := a.open(ctx, *only)
 	if err != nil {
 		return err
 	}
-	defer act.close()
-	if err := act.recover(ctx, env.Stdout); err != nil {
-		return err
-	}
-	p, err := act.s.observe(ctx, &a.common)
-	if err != nil {
-		return err
-	}
-	if err := plan.WriteText(env.Stdout, p, plan.TextOptions{Color: a.colour(env.Stdout)}); err != nil {
-		return err
-	}
-	if !p.HasChanges() {
-		return act.rec.Decision(ctx, act.s.desired, p, "apply")
-	}
-	if !*auto {
-		ok, err := confirm(env)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(env.Stdout, "Apply cancelled.")
-			return nil
-		}
-	}
-	if err := act.rec.Decision(ctx, act.s.desired, p, "apply"); err != nil {
-		return fmt.Errorf("record decision: %w", err)
-	}
+	defer sess.Close()
 	start := time.Now()
-	rep, err := act.exec.Apply(ctx, act.s.desired, p)
-	if err != nil {
-		return err
+	opts := session.Options{Trigger: "apply", Progress: env.Stdout, OnRecover: recovering(env.Stdout),
+		Observed: func(p plan.Plan) {
+			_ = plan.WriteText(env.Stdout, p, plan.TextOptions{Color: a.colour(env.Stdout)})
+		}}
+	if !*auto {
+		opts.Confirm = func(plan.Plan) (bool, error) { return confirm(env) }
 	}
-	fmt.Fprintln(env.Stdout)
-	for _, r := range rep.Results {
+	res, err := sess.Reconcile(ctx, d, opts)
+	switch {
+	case err != nil:
+		return err
+	case res.Declined:
+		fmt.Fprintln(env.Stdout, "Apply cancelled.")
+		return nil
+	case !res.Plan.HasChanges():
+		return nil
+	}
+	return applySummary(ctx, env.Stdout, res, sess.Ledger(), time.Since(start), a.evidence)
+}
+
+// applySummary prints each build's result, the ledger checkpoint and the
+// totals; failed builds make it an exit-1 error.
+func applySummary(ctx context.Context, w io.Writer, res session.Result, led *ledger.Ledger, took time.Duration, evidence string) error {
+	fmt.Fprintln(w)
+	for _, r := range res.Report.Results {
 		if r.Err != nil {
-			fmt.Fprintf(env.Stdout, "  ✗ %s: %s failed at %s after %s: %s\n", r.Template, r.Action, r.Step, r.Duration.Round(time.Second), brief(r.Err.Error(), 400))
+			fmt.Fprintf(w, "  ✗ %s: %s failed at %s after %s: %s\n", r.Template, r.Action, r.Step, r.Duration.Round(time.Second), brief(r.Err.Error(), 400))
 		} else {
-			fmt.Fprintf(env.Stdout, "  ✓ %s: %s in %s (reserved VMID empty for %s)\n", r.Template, r.Action, r.Duration.Round(time.Second), r.SwapWindow.Round(time.Millisecond))
+			fmt.Fprintf(w, "  ✓ %s: %s in %s (reserved VMID empty for %s)\n", r.Template, r.Action, r.Duration.Round(time.Second), r.SwapWindow.Round(time.Millisecond))
 		}
 	}
 	// The checkpoint in the CI log is an off-host anchor for auditors.
-	fmt.Fprintf(env.Stdout, "\nLedger checkpoint (keep a copy off this host; `templated ledger verify --trusted-checkpoint FILE` checks history against it):\n%s", act.led.Checkpoint())
-	failed := len(rep.Failed())
-	fmt.Fprintf(env.Stdout, "\nApply: %d succeeded, %d failed in %s. Evidence: %s\n", len(rep.Results)-failed, failed, time.Since(start).Round(time.Second), a.evidence)
+	fmt.Fprintf(w, "\nLedger checkpoint (keep a copy off this host; `templated ledger verify --trusted-checkpoint FILE` checks history against it):\n%s", led.Checkpoint())
+	failed := len(res.Report.Failed())
+	fmt.Fprintf(w, "\nApply: %d succeeded, %d failed in %s. Evidence: %s\n", len(res.Report.Results)-failed, failed, took.Round(time.Second), evidence)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if failed > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d of %d builds failed; see the evidence folders and docs/runbook-build-failure.md", failed, len(rep.Results))}
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d builds failed; see the evidence folders and docs/runbook-build-failure.md", failed, len(res.Report.Results))}
 	}
 	return nil
 }
@@ -256,17 +166,10 @@ func operator(env *cmdEnv) string {
 	return "unknown"
 }
 
-func oneName(fs *flag.FlagSet, cmd string) (string, error) {
-	if fs.NArg() != 1 {
-		return "", &usageError{msg: fmt.Sprintf("usage: templated %s [flags] NAME", cmd)}
-	}
-	return fs.Arg(0), nil
-}
-
 // onOne runs a command that acts on one named template: it parses the
-// flags, opens the actor for that template, finishes interrupted work from
-// the journal, and calls do.
-func onOne(ctx context.Context, env *cmdEnv, args []string, cmd string, do func(act *actor, name string) (string, error)) error {
+// flags, opens a session for that template and calls do, which finishes
+// interrupted work from the journal first.
+func onOne(ctx context.Context, env *cmdEnv, args []string, cmd string, do func(sess *session.Session, d *state.Desired, name string, o session.Options) (string, error)) error {
 	var a actFlags
 	fs := newFlagSet(cmd, env.Stderr)
 	a.register(fs, env)
@@ -277,15 +180,12 @@ func onOne(ctx context.Context, env *cmdEnv, args []string, cmd string, do func(
 	if err != nil {
 		return err
 	}
-	act, err := a.open(ctx, name, env.Stdout)
+	d, sess, err := a.open(ctx, name)
 	if err != nil {
 		return err
 	}
-	defer act.close()
-	if err := act.recover(ctx, env.Stdout); err != nil {
-		return err
-	}
-	msg, err := do(act, name)
+	defer sess.Close()
+	msg, err := do(sess, d, name, session.Options{Progress: env.Stdout, OnRecover: recovering(env.Stdout)})
 	if err != nil {
 		return err
 	}
@@ -293,16 +193,23 @@ func onOne(ctx context.Context, env *cmdEnv, args []string, cmd string, do func(
 	return nil
 }
 
+func oneName(fs *flag.FlagSet, cmd string) (string, error) {
+	if fs.NArg() != 1 {
+		return "", &usageError{msg: fmt.Sprintf("usage: templated %s [flags] NAME", cmd)}
+	}
+	return fs.Arg(0), nil
+}
+
 func runRollback(ctx context.Context, env *cmdEnv, args []string) error {
-	return onOne(ctx, env, args, "rollback", func(act *actor, name string) (string, error) {
-		err := act.exec.Rollback(ctx, act.s.desired, name, act.s.inputs[name], operator(env))
+	return onOne(ctx, env, args, "rollback", func(sess *session.Session, d *state.Desired, name string, o session.Options) (string, error) {
+		err := sess.Rollback(ctx, d, name, operator(env), o)
 		return fmt.Sprintf("%s rolled back; it is held until its desired entry changes or `templated resume %s`.", name, name), err
 	})
 }
 
 func runAdopt(ctx context.Context, env *cmdEnv, args []string) error {
-	return onOne(ctx, env, args, "adopt", func(act *actor, name string) (string, error) {
-		err := act.exec.Adopt(ctx, act.s.desired, name)
+	return onOne(ctx, env, args, "adopt", func(sess *session.Session, d *state.Desired, name string, o session.Options) (string, error) {
+		err := sess.Adopt(ctx, d, name, o)
 		return fmt.Sprintf("%s adopted; the next apply rebuilds it through the pipeline and keeps the hand-built one as its previous version.", name), err
 	})
 }
@@ -318,49 +225,17 @@ func runResume(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Open the ledger before changing anything, so that a release is never
-	// left unrecorded; the daemon, if it holds the ledger, records it.
-	led, err := a.openLedger(ctx, nil, "")
-	switch {
-	case errors.Is(err, ledger.ErrLocked):
-		led = nil
-	case err != nil:
-		return fmt.Errorf("resume %s: %w", name, err)
-	default:
-		defer led.Close()
+	r, err := session.Resume(ctx, session.Settings{StateDir: a.stateDir, EvidenceDir: a.evidence, LedgerKey: a.ledgerKey,
+		Getenv: env.Getenv}, name, operator(env))
+	if errors.Is(err, session.ErrNotHeld) {
+		return &exitError{code: 1, err: err}
 	}
-	j, err := journal.OpenJournal(a.stateDir)
 	if err != nil {
 		return err
 	}
-	holds, err := j.Holds()
-	if err != nil {
-		return err
-	}
-	var released []string
-	if _, held := holds[name]; held {
-		if err := j.SetHold(name, nil); err != nil {
-			return err
-		}
-		released = append(released, "the hold set by rollback")
-	}
-	suspended, err := daemon.Resume(a.stateDir, name)
-	if err != nil {
-		return err
-	}
-	if suspended {
-		released = append(released, "the daemon's suspension after repeated failures")
-	}
-	if len(released) == 0 {
-		return &exitError{code: 1, err: fmt.Errorf("resume: %s is neither held nor suspended", name)}
-	}
-	what := strings.Join(released, " and ")
-	if led == nil {
+	if !r.Recorded {
 		fmt.Fprintln(env.Stdout, "The daemon holds the ledger; it records the resume at its next run.")
-	} else if _, err := led.Append(ctx, ledger.Entry{Kind: ledger.KindResume, Template: name, Result: "success",
-		Detail: map[string]string{"released": what, "by": operator(env)}}); err != nil {
-		return fmt.Errorf("record resume: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "%s resumed: released %s.\n", name, what)
+	fmt.Fprintf(env.Stdout, "%s resumed: released %s.\n", name, r.Released)
 	return nil
 }

@@ -5,19 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 
 	"templated/internal/ledger"
 )
-
-func init() {
-	register("ledger", "init, verify, show, repair and prove the evidence ledger", runLedger)
-}
 
 var ledgerSubcommands = []struct{ name, summary string }{
 	{"init", "create the signing key (outside the evidence tree) and the ledger directory"},
@@ -82,19 +75,6 @@ func ledgerInit(_ context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-// readPubkeys reads verifier key files.
-func readPubkeys(files []string) ([]string, error) {
-	var keys []string
-	for _, f := range files {
-		k, err := ledger.ReadVerifierKey(f)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, nil
-}
-
 // ledgerVerify exits 0 intact, 1 tampering, 2 crash damage repair fixes,
 // 3 could not verify (usage, unreadable files, no key).
 func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
@@ -113,7 +93,7 @@ func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	opts := ledger.VerifyOptions{Dir: *dir, SkipEvidence: *noEvidence}
 	var err error
-	if opts.VerifierKeys, err = readPubkeys(pubkeys); err != nil {
+	if opts.VerifierKeys, err = ledger.ReadVerifierKeys(pubkeys); err != nil {
 		return &exitError{code: 3, err: err}
 	}
 	for _, f := range trusted {
@@ -151,7 +131,7 @@ func ledgerShow(_ context.Context, env *cmdEnv, args []string) error {
 		return &usageError{msg: "ledger show: at most one TEMPLATE"}
 	}
 	entries, err := ledger.History(*dir, fs.Arg(0))
-	if err := writeHistory(env.Stdout, entries); err != nil {
+	if err := ledger.WriteHistory(env.Stdout, entries); err != nil {
 		return err
 	}
 	if err != nil {
@@ -161,68 +141,6 @@ func ledgerShow(_ context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintln(env.Stdout, "no entries")
 	}
 	return nil
-}
-
-// writeHistory prints one line per entry, with evidence folders below builds.
-func writeHistory(w io.Writer, entries []ledger.Entry) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tTEMPLATE\tRESULT\tDETAIL")
-	for _, e := range entries {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.TS, e.Kind, orDash(e.Template), orDash(e.Result), describe(e))
-	}
-	return tw.Flush()
-}
-
-// describe summarises what an entry says beyond its kind.
-func describe(e ledger.Entry) string {
-	var parts []string
-	if e.BuildID != "" {
-		parts = append(parts, "build "+e.BuildID)
-	}
-	if e.Step != "" {
-		parts = append(parts, "step "+e.Step)
-	}
-	if e.Reason != nil {
-		parts = append(parts, strings.TrimSpace("reason "+e.Reason.Code+" "+e.Reason.Detail))
-	}
-	for _, a := range e.Plan {
-		parts = append(parts, a.Template+": "+a.Action)
-	}
-	if e.Git != nil {
-		c := e.Git.Commit
-		if len(c) > 12 {
-			c = c[:12]
-		}
-		if e.Git.Dirty {
-			c += " (dirty)"
-		}
-		parts = append(parts, "commit "+c)
-	}
-	if e.CI != nil && e.CI.URL != "" {
-		parts = append(parts, "ci "+e.CI.URL)
-	}
-	if e.Versions != nil && e.Versions.Packer != "" {
-		parts = append(parts, "packer "+e.Versions.Packer)
-	}
-	if p := e.Proxmox; p != nil && p.ReservedVMID != 0 {
-		parts = append(parts, fmt.Sprintf("node %s vmid %d staging %d", p.Node, p.ReservedVMID, p.StagingVMID))
-	}
-	if e.DurationMS > 0 {
-		parts = append(parts, fmt.Sprintf("%.1fs", float64(e.DurationMS)/1000))
-	}
-	if len(e.Evidence) > 0 {
-		parts = append(parts, fmt.Sprintf("%d evidence files", len(e.Evidence)))
-	}
-	if e.Prune != nil {
-		parts = append(parts, fmt.Sprintf("pruned %d builds (retention %s)", len(e.Prune.Removed), e.Prune.Retention))
-	}
-	if r := e.Repair; r != nil {
-		parts = append(parts, fmt.Sprintf("sealed %v, quarantined %d", r.Sealed, len(r.Quarantined)))
-	}
-	if e.Error != "" {
-		parts = append(parts, "error: "+e.Error)
-	}
-	return strings.Join(parts, "; ")
 }
 
 func ledgerRepair(ctx context.Context, env *cmdEnv, args []string) error {
@@ -244,17 +162,7 @@ func ledgerRepair(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintln(env.Stdout, "nothing to repair")
 		return nil
 	}
-	fmt.Fprintf(env.Stdout, "repaired and recorded in a ledger.repair entry:\n  sealed entries: %v\n", rep.Sealed)
-	for _, q := range rep.Quarantined {
-		fmt.Fprintf(env.Stdout, "  quarantined %d bytes from offset %d to %s (sha256 %s)\n", q.Length, q.Offset, q.File, q.SHA256)
-	}
-	if rep.Checkpoint != "" {
-		fmt.Fprintf(env.Stdout, "  %s\n", rep.Checkpoint)
-	}
-	for _, t := range rep.RemovedTmp {
-		fmt.Fprintf(env.Stdout, "  removed temporary file %s\n", t)
-	}
-	return nil
+	return rep.WriteText(env.Stdout)
 }
 
 func ledgerProof(_ context.Context, env *cmdEnv, args []string) error {
@@ -289,7 +197,7 @@ func ledgerCheckProof(_ context.Context, env *cmdEnv, args []string) error {
 	if fs.NArg() != 1 || len(pubkeys) == 0 {
 		return &usageError{msg: "ledger check-proof: want --pubkey FILE and one PROOF file"}
 	}
-	keys, err := readPubkeys(pubkeys)
+	keys, err := ledger.ReadVerifierKeys(pubkeys)
 	if err != nil {
 		return err
 	}

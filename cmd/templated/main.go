@@ -2,7 +2,8 @@
 // describes them: it plans, builds with Packer, swaps in safely, and records
 // evidence. main only turns the process environment (arguments, signals,
 // streams) into a context and a reload channel; every subcommand lives in its
-// own file and returns an error that run maps to an exit code.
+// own file, is listed in the commands table, and returns an error that run
+// maps to an exit code.
 package main
 
 import (
@@ -12,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 )
 
@@ -72,16 +72,32 @@ type cmdEnv struct {
 
 // command is one subcommand. It parses its own flags from args.
 type command struct {
+	name    string
 	summary string
 	run     func(ctx context.Context, env *cmdEnv, args []string) error
 }
 
-// commands is filled by the subcommand files' init functions through
-// register, so that each file owns its command.
-var commands = map[string]command{}
+// commands lists every subcommand, alphabetically as usage prints them.
+var commands = []command{
+	{"adopt", "take over a hand-built template at its reserved VMID", runAdopt},
+	{"apply", "plan, confirm, then build and swap in templates", runApply},
+	{"daemon", "keep templates as desired: watch, schedule, reconcile (the systemd service)", runDaemon},
+	{"ledger", "init, verify, show, repair and prove the evidence ledger", runLedger},
+	{"plan", "show what apply would do, touching nothing", runPlan},
+	{"resume", "release a template held after a rollback or suspended by the daemon", runResume},
+	{"rollback", "put a template's previous version back and hold it", runRollback},
+	{"sim", "run a simulated Proxmox VE API on loopback (for tests and trying templated)", runSim},
+	{"status", "per template: VMID, release, age, last result, next rebuild, drift (from the daemon or Proxmox)", runStatus},
+	{"validate", "check the desired file and report every problem", runValidate},
+}
 
-func register(name, summary string, fn func(ctx context.Context, env *cmdEnv, args []string) error) {
-	commands[name] = command{summary: summary, run: fn}
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 // exitError carries a specific exit code (for example plan's 2 for changes).
@@ -115,7 +131,7 @@ func run(ctx context.Context, env *cmdEnv, args []string) int {
 		fmt.Fprintf(env.Stdout, "templated %s\n", version)
 		return 0
 	}
-	cmd, ok := commands[args[0]]
+	cmd, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(env.Stderr, "templated: unknown command %q\n\n", args[0])
 		usage(env.Stderr)
@@ -155,13 +171,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: templated <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'templated <command> -h' for a command's flags.")
 }

@@ -11,10 +11,6 @@ import (
 	"templated/internal/pvesim"
 )
 
-func init() {
-	register("sim", "run a simulated Proxmox VE API on loopback (for tests and trying templated)", runSim)
-}
-
 // runSim starts the simulator, prints how to reach it and serves until ctx
 // is cancelled.
 func runSim(ctx context.Context, env *cmdEnv, args []string) error {

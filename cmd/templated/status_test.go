@@ -7,13 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"templated/internal/daemon"
-	"templated/internal/ledger"
 	"templated/internal/pvesim"
 )
 
@@ -99,55 +97,6 @@ func TestStatusFromDaemon(t *testing.T) {
 	}
 	if rep.Source != sourceDaemon || rep.Listen != addr || rep.State != "idle" || len(rep.Templates) != 3 || !rep.Templates[1].Suspended {
 		t.Fatalf("--json = %+v", rep)
-	}
-}
-
-func TestStatusLastResultFromLedger(t *testing.T) {
-	dir := t.TempDir()
-	key := filepath.Join(t.TempDir(), "ledger.key")
-	if _, err := ledger.GenerateKey(key, "test"); err != nil {
-		t.Fatal(err)
-	}
-	led, err := ledger.Open(context.Background(), ledger.Options{Dir: dir, KeyFile: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []ledger.Entry{
-		{Kind: ledger.KindBuildFinished, Template: "tpl-a", BuildID: "b1", Result: "failure", Error: "boom", DurationMS: 1000},
-		{Kind: ledger.KindBuildFinished, Template: "tpl-a", BuildID: "b2", Result: "success", DurationMS: 90000},
-		{Kind: ledger.KindBuildFinished, Template: "tpl-b", BuildID: "b3", Result: "failure", Error: "verify", DurationMS: 2000},
-	} {
-		if _, err := led.Append(context.Background(), e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	led.Close()
-	st := daemon.Status{Templates: []daemon.TemplateStatus{
-		{Name: "tpl-a", LastResult: "none"},
-		{Name: "tpl-b", LastResult: "success", LastBuildDurationSeconds: 5}, // the daemon knows better
-		{Name: "tpl-c", LastResult: "none"},
-	}}
-	fillFromLedger(&st, dir)
-	a, b, c := st.Templates[0], st.Templates[1], st.Templates[2]
-	if a.LastResult != "success" || a.LastBuildDurationSeconds != 90 || a.LastError != "" || time.Since(a.LastBuildAt) > time.Minute {
-		t.Errorf("tpl-a = %+v, want the newest build.finished", a)
-	}
-	if b.LastResult != "success" || b.LastBuildDurationSeconds != 5 {
-		t.Errorf("tpl-b = %+v, want the daemon's word kept", b)
-	}
-	if c.LastResult != "none" {
-		t.Errorf("tpl-c = %+v", c)
-	}
-}
-
-func TestShortDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		-time.Second: "0s", 12 * time.Second: "12s", 250 * time.Second: "4m10s",
-		2*time.Hour + 5*time.Minute: "2h5m", 76 * time.Hour: "3d4h",
-	} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
-		}
 	}
 }
 

@@ -25,7 +25,7 @@ var ErrAborted = errors.New("daemon aborted")
 type Daemon struct {
 	opts     Options
 	log      logrus.FieldLogger
-	ledger   Recorder
+	ledger   Ledger
 	notify   Notifier
 	met      *metrics
 	gatherer prometheus.Gatherer
@@ -60,7 +60,7 @@ func New(opts Options) (*Daemon, error) {
 		v:      newView(),
 	}
 	if d.ledger == nil {
-		d.ledger = nopRecorder{}
+		d.ledger = nopLedger{}
 	}
 	if d.notify == nil {
 		d.notify = &SystemdNotifier{Log: d.log}

@@ -43,7 +43,7 @@ type Options struct {
 	Reconciler Reconciler
 	// Ledger records what the daemon decides on its own (nil: nothing is
 	// recorded).
-	Ledger Recorder
+	Ledger Ledger
 	// OnReload is called on SIGHUP before the desired file is re-read, to
 	// re-read other configuration. Its error is logged; the reload of the
 	// desired file goes on.

@@ -140,13 +140,13 @@ const (
 	ActionBlocked Action = "blocked"
 )
 
-// BuildResult is the result of a template's build in one run.
-type BuildResult string
+// BuildStatus is what became of a template's build in one run.
+type BuildStatus string
 
 const (
-	BuildNone    BuildResult = "none"
-	BuildSuccess BuildResult = "success"
-	BuildFailure BuildResult = "failure"
+	BuildNone    BuildStatus = "none"
+	BuildSuccess BuildStatus = "success"
+	BuildFailure BuildStatus = "failure"
 )
 
 // Outcome is what one reconcile did.
@@ -167,7 +167,7 @@ type TemplateOutcome struct {
 	Action  Action
 	// Reason says why Action was chosen, for people.
 	Reason string
-	Build  BuildResult
+	Build  BuildStatus
 	// Error is the build's error when Build is BuildFailure.
 	Error string
 	// Duration is how long the build took (0 without a build).

@@ -39,7 +39,7 @@ type view struct {
 // templateView is the last word of the runs on one template.
 type templateView struct {
 	last          TemplateOutcome
-	lastBuild     BuildResult
+	lastBuild     BuildStatus
 	lastBuildAt   time.Time
 	lastBuildDur  time.Duration
 	lastBuildErr  string

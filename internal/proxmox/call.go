@@ -34,7 +34,7 @@ func do[T any](ctx context.Context, c *Client, timeout time.Duration, op string,
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	rec := newRecorder()
+	rec := newCallStats()
 	start := time.Now()
 	ch := make(chan result, 1)
 	go func() {
@@ -43,7 +43,7 @@ func do[T any](ctx context.Context, c *Client, timeout time.Duration, op string,
 				ch <- result{err: &panicError{value: fmt.Sprint(p)}}
 			}
 		}()
-		v, err := fn(withRecorder(cctx, rec))
+		v, err := fn(withCallStats(cctx, rec))
 		ch <- result{v, err}
 	}()
 	var v T
@@ -74,7 +74,7 @@ func (p *panicError) Error() string { return "client library panicked: " + p.val
 
 // classify turns whatever the library returned into an *Error whose message
 // says what to do. The secret is scrubbed from every message.
-func (c *Client) classify(op string, timeout time.Duration, err error, rec *recorder) error {
+func (c *Client) classify(op string, timeout time.Duration, err error, rec *callStats) error {
 	if err == nil {
 		return nil
 	}
@@ -83,7 +83,7 @@ func (c *Client) classify(op string, timeout time.Duration, err error, rec *reco
 	return e
 }
 
-func (c *Client) classifyRaw(op string, timeout time.Duration, err error, rec *recorder) *Error {
+func (c *Client) classifyRaw(op string, timeout time.Duration, err error, rec *callStats) *Error {
 	var na *notAPIError
 	if errors.As(err, &na) {
 		return &Error{Kind: ErrUnexpected, Err: err, Msg: fmt.Sprintf(

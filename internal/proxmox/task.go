@@ -23,7 +23,7 @@ func (c *Client) startTask(ctx context.Context, op string, send func(context.Con
 		if err := send(ctx); err != nil {
 			return "", err
 		}
-		return recorderFrom(ctx).lastUPID(), nil
+		return callStatsFrom(ctx).lastUPID(), nil
 	})
 }
 

@@ -11,11 +11,11 @@ import (
 	"sync/atomic"
 )
 
-// recorder watches the HTTP exchanges of one Client call. The transport
+// callStats watches the HTTP exchanges of one Client call. The transport
 // finds it in the request context, so concurrent calls never share one.
 // It outlives the call if the library goroutine is abandoned (timeout), so
 // every field is guarded.
-type recorder struct {
+type callStats struct {
 	mu        sync.Mutex
 	requests  int
 	upid      string
@@ -25,22 +25,22 @@ type recorder struct {
 	bytes     atomic.Int64
 }
 
-func newRecorder() *recorder { return &recorder{fatal: make(chan struct{})} }
+func newCallStats() *callStats { return &callStats{fatal: make(chan struct{})} }
 
-type recorderKey struct{}
+type callStatsKey struct{}
 
-func withRecorder(ctx context.Context, r *recorder) context.Context {
-	return context.WithValue(ctx, recorderKey{}, r)
+func withCallStats(ctx context.Context, r *callStats) context.Context {
+	return context.WithValue(ctx, callStatsKey{}, r)
 }
 
-func recorderFrom(ctx context.Context) *recorder {
-	r, _ := ctx.Value(recorderKey{}).(*recorder)
+func callStatsFrom(ctx context.Context) *callStats {
+	r, _ := ctx.Value(callStatsKey{}).(*callStats)
 	return r
 }
 
 // fail records the first failure that makes the call hopeless and
 // releases the caller (see do).
-func (r *recorder) fail(err error) {
+func (r *callStats) fail(err error) {
 	r.mu.Lock()
 	if r.netErr == nil {
 		r.netErr = err
@@ -49,13 +49,13 @@ func (r *recorder) fail(err error) {
 	r.fatalOnce.Do(func() { close(r.fatal) })
 }
 
-func (r *recorder) transportError() error {
+func (r *callStats) transportError() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.netErr
 }
 
-func (r *recorder) lastUPID() string {
+func (r *callStats) lastUPID() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.upid
@@ -76,7 +76,7 @@ type transport struct {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rec := recorderFrom(req.Context())
+	rec := callStatsFrom(req.Context())
 	t.requests.Add(1)
 	resp, err := t.base.RoundTrip(req)
 	if rec != nil {
@@ -128,7 +128,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-func (t *transport) count(rec *recorder, n int) {
+func (t *transport) count(rec *callStats, n int) {
 	t.bytes.Add(int64(n))
 	if rec != nil {
 		rec.bytes.Add(int64(n))
@@ -178,7 +178,7 @@ func (e *notAPIError) Error() string {
 type countingBody struct {
 	io.ReadCloser
 	t   *transport
-	rec *recorder
+	rec *callStats
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {

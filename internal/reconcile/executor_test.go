@@ -93,7 +93,6 @@ func (m memEvidence) Finish(ctx context.Context, b BuildRecord, err error) error
 	return nil
 }
 
-func (r *memRecorder) Decision(context.Context, *state.Desired, plan.Plan, string) error { return nil }
 func (r *memRecorder) BuildStarted(context.Context, BuildRecord) (Evidence, error) {
 	r.mu.Lock()
 	r.started++

@@ -40,12 +40,10 @@ type BuildResult struct {
 	PackerVersion string
 }
 
-// Recorder writes the evidence ledger. Implementation: an adapter over
-// ledger.Ledger in cmd/templated; tests use an in-memory one.
+// Recorder writes the executor's records into the evidence ledger.
+// Implementation: session's adapter over ledger.Ledger; tests use an
+// in-memory one.
 type Recorder interface {
-	// Decision records a plan: one that led to action, or a check that
-	// found nothing to do.
-	Decision(ctx context.Context, d *state.Desired, p plan.Plan, trigger string) error
 	// BuildStarted opens a build's evidence folder and records its start.
 	BuildStarted(ctx context.Context, b BuildRecord) (Evidence, error)
 	// Event records one step or outcome outside a build's start and finish

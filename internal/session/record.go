@@ -1,7 +1,6 @@
-package main
+package session
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,18 +8,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"templated/internal/ledger"
-	"templated/internal/packer"
 	"templated/internal/plan"
 	"templated/internal/reconcile"
 	"templated/internal/state"
 )
 
-// recorder writes reconcile's records into the evidence ledger, with the
-// context an auditor needs: git commit, CI run, tool versions.
-type recorder struct {
+// ledgerRecorder writes a session's records into the evidence ledger, with
+// the context an auditor needs: git commit, CI run, tool versions. It is
+// the reconcile.Recorder of the executor.
+type ledgerRecorder struct {
 	l        *ledger.Ledger
 	desired  string // the desired file's path, as given
 	git      *ledger.Git
@@ -28,35 +25,15 @@ type recorder struct {
 	versions ledger.Versions
 }
 
-var _ reconcile.Recorder = (*recorder)(nil)
+var _ reconcile.Recorder = (*ledgerRecorder)(nil)
 
-// newRecorder gathers the run's context once; plugins maps each
-// installed Packer plugin's source to its version.
-func newRecorder(ctx context.Context, l *ledger.Ledger, desiredPath, packerVersion string, plugins map[string]string, getenv func(string) string) *recorder {
+// newLedgerRecorder gathers the run's context once.
+func newLedgerRecorder(ctx context.Context, l *ledger.Ledger, desiredPath string, versions ledger.Versions, getenv func(string) string) *ledgerRecorder {
 	git, _ := ledger.DetectGit(ctx, filepath.Dir(desiredPath))
-	return &recorder{l: l, desired: desiredPath, git: git, ci: ledger.DetectCI(getenv),
-		versions: ledger.Versions{Templated: version, Packer: packerVersion, Plugins: plugins}}
+	return &ledgerRecorder{l: l, desired: desiredPath, git: git, ci: ledger.DetectCI(getenv), versions: versions}
 }
 
-// pluginVersions asks Packer which plugins it would load (`packer plugins
-// installed`, honouring PACKER_PLUGIN_PATH), for the evidence. When that
-// fails the evidence says "unknown" rather than guessing.
-func (a *actFlags) pluginVersions(ctx context.Context, r *packer.Runner, log logrus.FieldLogger) map[string]string {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	plugins, err := r.PluginVersions(ctx)
-	if err != nil || len(plugins) == 0 {
-		log.WithError(err).Warn("could not list the installed Packer plugins; the evidence records their versions as unknown")
-		return map[string]string{"github.com/hashicorp/proxmox": "unknown"}
-	}
-	out := make(map[string]string, len(plugins))
-	for _, p := range plugins {
-		out[cmp.Or(p.Source, p.Name)] = p.Version
-	}
-	return out
-}
-
-func (r *recorder) commit() string {
+func (r *ledgerRecorder) commit() string {
 	if r.git == nil {
 		return "unknown"
 	}
@@ -66,15 +43,20 @@ func (r *recorder) commit() string {
 	return r.git.Commit
 }
 
-func (r *recorder) Decision(ctx context.Context, d *state.Desired, p plan.Plan, trigger string) error {
+// decision records a plan: one that led to action, one declined at the
+// confirmation, or a check that found nothing to do.
+func (r *ledgerRecorder) decision(ctx context.Context, d *state.Desired, p plan.Plan, trigger string, declined bool) error {
 	e := ledger.Entry{Kind: ledger.KindDecision, Desired: &ledger.Desired{File: r.desired, SHA256: d.SHA256},
 		Git: r.git, CI: &r.ci, Versions: &r.versions, Reason: &ledger.Reason{Code: "plan", Detail: trigger}}
 	for _, a := range p.Actions {
 		e.Plan = append(e.Plan, ledger.Action{Template: a.Template, Action: string(a.Kind), Reason: reasonText(a)})
 	}
-	if !p.HasChanges() {
+	switch {
+	case !p.HasChanges():
 		e.Result = "nothing-to-do"
-	} else {
+	case declined:
+		e.Result = fmt.Sprintf("declined: %d create, %d rebuild", p.Summary.Create, p.Summary.Rebuild)
+	default:
 		e.Result = fmt.Sprintf("%d create, %d rebuild", p.Summary.Create, p.Summary.Rebuild)
 	}
 	_, err := r.l.Append(ctx, e)
@@ -89,7 +71,7 @@ func reasonText(a plan.Action) string {
 	return strings.Join(parts, ",")
 }
 
-func (r *recorder) BuildStarted(ctx context.Context, b reconcile.BuildRecord) (reconcile.Evidence, error) {
+func (r *ledgerRecorder) BuildStarted(ctx context.Context, b reconcile.BuildRecord) (reconcile.Evidence, error) {
 	ev, err := r.l.NewBuild(b.Template.Name, b.BuildID)
 	if err != nil {
 		return nil, err
@@ -101,7 +83,7 @@ func (r *recorder) BuildStarted(ctx context.Context, b reconcile.BuildRecord) (r
 	return &evidence{r: r, ev: ev}, nil
 }
 
-func (r *recorder) buildEntry(kind ledger.Kind, b reconcile.BuildRecord) ledger.Entry {
+func (r *ledgerRecorder) buildEntry(kind ledger.Kind, b reconcile.BuildRecord) ledger.Entry {
 	entry, _ := json.Marshal(desiredEntry(b.Template))
 	return ledger.Entry{Kind: kind, Template: b.Template.Name, BuildID: b.BuildID,
 		Reason:  &ledger.Reason{Code: firstReason(b.Action), Detail: reasonText(b.Action)},
@@ -133,7 +115,7 @@ func desiredEntry(t state.Template) map[string]any {
 	}
 }
 
-func (r *recorder) Event(ctx context.Context, ev reconcile.Event) error {
+func (r *ledgerRecorder) Event(ctx context.Context, ev reconcile.Event) error {
 	if ev.Kind == "recover" && ev.BuildID != "" {
 		// A crash mid-build leaves the folder unsealed, with Packer's raw
 		// log: redact it now that the build is being recovered.
@@ -158,7 +140,7 @@ func (r *recorder) Event(ctx context.Context, ev reconcile.Event) error {
 
 // evidence is one build's open evidence folder.
 type evidence struct {
-	r  *recorder
+	r  *ledgerRecorder
 	ev *ledger.BuildEvidence
 }
 

@@ -2,9 +2,9 @@ package daemon
 
 import "context"
 
-// Recorder is what the daemon writes to the evidence ledger on its own
+// Ledger is what the daemon writes to the evidence ledger on its own
 // account; the runs themselves are recorded by the Reconciler.
-type Recorder interface {
+type Ledger interface {
 	// RecordRejected records a desired file that failed validation and was
 	// not put in force.
 	RecordRejected(ctx context.Context, path, sha256 string, err error) error
@@ -14,9 +14,9 @@ type Recorder interface {
 	RecordReleased(ctx context.Context, template, why string) error
 }
 
-// nopRecorder records nothing.
-type nopRecorder struct{}
+// nopLedger records nothing.
+type nopLedger struct{}
 
-func (nopRecorder) RecordRejected(context.Context, string, string, error) error { return nil }
-func (nopRecorder) RecordSuspended(context.Context, string, string) error       { return nil }
-func (nopRecorder) RecordReleased(context.Context, string, string) error        { return nil }
+func (nopLedger) RecordRejected(context.Context, string, string, error) error { return nil }
+func (nopLedger) RecordSuspended(context.Context, string, string) error       { return nil }
+func (nopLedger) RecordReleased(context.Context, string, string) error        { return nil }

@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 func TestRecorderRedactsInterruptedBuild(t *testing.T) {
 	base := t.TempDir()
 	dir, key := filepath.Join(base, "evidence"), filepath.Join(base, "ledger.key")
-	if code, _, errs := runCLI(t, "ledger", "init", "--dir", dir, "--key", key); code != 0 {
-		t.Fatalf("init: %s", errs)
+	if _, err := ledger.CreateKey(dir, key, "templated/test/packer-ledger"); err != nil {
+		t.Fatal(err)
 	}
 	const secret = "0f5c2d9e-7b1a-4c3e-8d2f-interrupted"
 	ctx := context.Background()
@@ -34,7 +34,7 @@ func TestRecorderRedactsInterruptedBuild(t *testing.T) {
 	if err := os.WriteFile(ev.LogPath, []byte("Authorization: PVEAPIToken=templated@pve!ci="+secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{l: l}
+	r := &ledgerRecorder{l: l}
 	if err := r.Event(ctx, reconcile.Event{Kind: "recover", Template: "tpl-ubuntu-22.04", BuildID: "b-crashed",
 		Step: journal.StepBuilding, Result: "success", Detail: "interrupted build abandoned"}); err != nil {
 		t.Fatal(err)

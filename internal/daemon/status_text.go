@@ -1,0 +1,76 @@
+package daemon
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable prints the templates' status as a table for people, with ages
+// counted to now.
+func (st Status) WriteTable(w io.Writer, now time.Time) error {
+	if len(st.Templates) == 0 {
+		fmt.Fprintln(w, "no desired state in force")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TEMPLATE\tVMID\tRELEASE\tAGE\tLAST RESULT\tNEXT REBUILD\tDRIFT")
+	for _, t := range st.Templates {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.VMID, cmp.Or(t.Release, "-"), age(t.BuiltAt, now),
+			lastResult(t, now), nextRebuild(t.NextRebuild, now), cmp.Or(t.Drift, "-"))
+	}
+	return tw.Flush()
+}
+
+// age is the template's age ("-" when unknown).
+func age(builtAt, now time.Time) string {
+	if builtAt.IsZero() {
+		return "-"
+	}
+	return shortDuration(now.Sub(builtAt))
+}
+
+// lastResult is "success 2h ago", "failure 5m ago (suspended)", "none".
+func lastResult(t TemplateStatus, now time.Time) string {
+	s := cmp.Or(t.LastResult, "-")
+	if !t.LastBuildAt.IsZero() {
+		s += " " + shortDuration(now.Sub(t.LastBuildAt)) + " ago"
+	}
+	if t.Suspended {
+		s += " (suspended)"
+	}
+	return s
+}
+
+// nextRebuild is "2026-12-01 03:00 UTC (in 4d2h)", "due" or "-".
+func nextRebuild(at, now time.Time) string {
+	switch {
+	case at.IsZero():
+		return "-"
+	case !at.After(now):
+		return "due now"
+	}
+	return fmt.Sprintf("%s (in %s)", at.UTC().Format("2006-01-02 15:04 MST"), shortDuration(at.Sub(now)))
+}
+
+// shortDuration rounds d to two units: 3d4h, 2h5m, 4m10s, 12s.
+func shortDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	days := int(d / (24 * time.Hour))
+	h := int(d/time.Hour) % 24
+	m := int(d/time.Minute) % 60
+	s := int(d/time.Second) % 60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd%dh", days, h)
+	case h > 0:
+		return fmt.Sprintf("%dh%dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm%ds", m, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}

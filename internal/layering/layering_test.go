@@ -1,0 +1,69 @@
+package layering
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// rules: each package (key) may depend on no templated package but those
+// listed, transitively; "*" allows any. Every package under internal/ and
+// cmd/ must be listed, so that a new one gets a rule.
+var rules = map[string][]string{
+	"atomicfile":          {},
+	"state":               {},
+	"plan":                {},
+	"packer":              {},
+	"ledger":              {"atomicfile"},
+	"pvesim":              {"atomicfile"}, // an independent server: none of the product's model
+	"journal":             {"atomicfile", "state"},
+	"workspace":           {"state"},
+	"proxmox":             {"state"},
+	"reconcile":           {"journal", "plan", "state", "atomicfile"}, // the planner and executor never see Proxmox's API
+	"daemon":              {"state", "atomicfile"},                    // the loop knows nothing of how a run is made
+	"builder":             {"packer", "reconcile", "workspace", "journal", "plan", "state", "atomicfile"},
+	"session":             {"*"},
+	"layering":            {},
+	"proxmox/proxmoxfake": {"proxmox", "state"},
+	"proxmox/proxmoxtest": {"*"},
+	"packertest":          {},
+	"cmd/templated":       {"*"},
+}
+
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "templated/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, ok := short(fields[0])
+		if !ok {
+			continue
+		}
+		allowed, listed := rules[pkg]
+		if !listed {
+			t.Errorf("%s has no rule here (and no place in docs/architecture.md)", pkg)
+			continue
+		}
+		if slices.Contains(allowed, "*") {
+			continue
+		}
+		for _, dep := range fields[1:] {
+			if d, ok := short(dep); ok && !slices.Contains(allowed, d) {
+				t.Errorf("%s depends on %s, which docs/architecture.md forbids", pkg, d)
+			}
+		}
+	}
+}
+
+// short names a templated package as the rules do: "state",
+// "proxmox/proxmoxfake", "cmd/templated".
+func short(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "templated/")
+	if !ok {
+		return "", false
+	}
+	return strings.TrimPrefix(rest, "internal/"), true
+}

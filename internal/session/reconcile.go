@@ -1,0 +1,164 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"templated/internal/ledger"
+	"templated/internal/plan"
+	"templated/internal/reconcile"
+	"templated/internal/state"
+)
+
+// Options are what differs between one caller's reconcile and another's.
+type Options struct {
+	// Trigger says why the run happens, for the decision entry ("apply",
+	// or the daemon's triggers).
+	Trigger string
+	// OnRecover is told how many interrupted operations the journal holds
+	// before they are finished or rolled back (not called for none).
+	OnRecover func(n int)
+	// Observed is called with the plan once the cluster has been read.
+	Observed func(plan.Plan)
+	// Confirm, when set, is asked before a plan with changes is carried
+	// out; false declines it: nothing is built and the decision is
+	// recorded as declined. Without Confirm every plan is carried out.
+	Confirm func(plan.Plan) (bool, error)
+	// Progress receives one line per step and template, and Packer's
+	// output, for people (nil: discarded).
+	Progress io.Writer
+}
+
+// Result is what a reconcile did.
+type Result struct {
+	// Observed is true once the cluster was read; Plan is valid then.
+	Observed bool
+	Plan     plan.Plan
+	// Declined is true when Confirm said no.
+	Declined bool
+	// Report has one result per build; a failed build is there, not in
+	// Reconcile's error.
+	Report reconcile.Report
+}
+
+// Reconcile brings the cluster to d: it finishes what the journal holds,
+// observes, decides, records the decision, confirms, then builds and
+// swaps. Its error means the run itself failed (the cluster unreadable,
+// the ledger unwritable, Packer missing); failed builds are in the
+// Report.
+func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options) (Result, error) {
+	r, err := sess.run(ctx, d, o.Progress)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
+		return Result{}, err
+	}
+	p, err := observe(ctx, r.cluster, d, r.inputs, r.set.StateDir)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Observed: true, Plan: p}
+	if o.Observed != nil {
+		o.Observed(p)
+	}
+	if p.HasChanges() && o.Confirm != nil {
+		ok, err := o.Confirm(p)
+		if err != nil {
+			return res, err
+		}
+		res.Declined = !ok
+	}
+	if err := r.rec.decision(ctx, d, p, o.Trigger, res.Declined); err != nil {
+		return res, fmt.Errorf("record decision: %w", err)
+	}
+	if res.Declined {
+		return res, nil
+	}
+	res.Report, err = r.exec.Apply(ctx, d, p)
+	return res, err
+}
+
+// Rollback puts name's previous version back at its reserved VMID and
+// holds it; who is recorded.
+func (sess *Session) Rollback(ctx context.Context, d *state.Desired, name, who string, o Options) error {
+	r, err := sess.run(ctx, d, o.Progress)
+	if err != nil {
+		return err
+	}
+	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
+		return err
+	}
+	return r.exec.Rollback(ctx, d, name, r.inputs[name], who)
+}
+
+// Adopt takes over a hand-built template at name's reserved VMID.
+func (sess *Session) Adopt(ctx context.Context, d *state.Desired, name string, o Options) error {
+	r, err := sess.run(ctx, d, o.Progress)
+	if err != nil {
+		return err
+	}
+	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
+		return err
+	}
+	return r.exec.Adopt(ctx, d, name)
+}
+
+// run is one run's wiring: the inputs, the recorder and the executor.
+type run struct {
+	set     Settings
+	cluster reconcile.Cluster
+	tools   Tools
+	inputs  map[string]string
+	rec     *ledgerRecorder
+	exec    *reconcile.Executor
+}
+
+func (sess *Session) run(ctx context.Context, d *state.Desired, progress io.Writer) (*run, error) {
+	cluster, tools, led, set := sess.current()
+	if sess.journal == nil {
+		return nil, errors.New("session opened for planning only")
+	}
+	if led == nil {
+		return nil, fmt.Errorf("the evidence ledger is not open (%v); nothing is done unrecorded", sess.ledErr)
+	}
+	inputs, pv, err := Inputs(ctx, tools, d, set.PackerRoot)
+	if err != nil {
+		return nil, err
+	}
+	plugins, err := tools.Plugins(ctx)
+	if err != nil || len(plugins) == 0 {
+		set.Log.WithError(err).Warn("could not list the installed Packer plugins; the evidence records their versions as unknown")
+		plugins = map[string]string{"github.com/hashicorp/proxmox": "unknown"}
+	}
+	rec := newLedgerRecorder(ctx, led, set.DesiredPath, ledger.Versions{Templated: set.Version, Packer: pv, Plugins: plugins}, set.Getenv)
+	exec := &reconcile.Executor{Cluster: cluster, Builder: tools.Builder(pv), Recorder: rec, Journal: sess.journal,
+		Log: set.Log, Progress: progress, Parallel: set.Parallel, PerNode: set.PerNode, KeepFailed: set.KeepFailed,
+		Commit: rec.commit()}
+	return &run{set: set, cluster: cluster, tools: tools, inputs: inputs, rec: rec, exec: exec}, nil
+}
+
+// recoverJournal waits for Packer processes an interrupted templated left,
+// then finishes or rolls back the operations its journal holds.
+func (r *run) recoverJournal(ctx context.Context, d *state.Desired, onRecover func(int)) error {
+	n, err := r.tools.ReapOrphans(ctx)
+	if n > 0 {
+		r.set.Log.WithField("count", n).Warn("waited for Packer processes left by an interrupted templated")
+	}
+	if err != nil {
+		return err
+	}
+	pending, err := r.exec.Journal.Pending()
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	if onRecover != nil {
+		onRecover(len(pending))
+	}
+	if err := r.exec.Recover(ctx, d); err != nil {
+		return fmt.Errorf("recover interrupted operations: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"templated/internal/journal"
+	"templated/internal/ledger"
+	"templated/internal/plan"
+	"templated/internal/reconcile"
+	"templated/internal/state"
+	"templated/internal/workspace"
+)
+
+// Session is templated's hold on one cluster. A reader (OpenReader) only
+// plans; a writer (Open) holds the state directory's lock and the ledger
+// for its life, and may act.
+type Session struct {
+	set     Settings
+	journal *journal.Journal // nil for a reader
+	unlock  func()
+
+	mu      sync.Mutex
+	cluster reconcile.Cluster
+	tools   Tools
+	led     *ledger.Ledger // nil for a reader, and after a failed reopen
+	ledErr  error          // why led is nil
+}
+
+// OpenReader connects to the cluster to plan; it locks and writes
+// nothing.
+func OpenReader(s Settings) (*Session, error) {
+	s = s.withDefaults()
+	cl, err := s.connect()
+	if err != nil {
+		return nil, err
+	}
+	return &Session{set: s, cluster: cl, tools: s.tools(cl)}, nil
+}
+
+// Open connects to the cluster, takes the state directory's lock (failing
+// at once, naming the holder, when another templated has it) and opens
+// the ledger for writing.
+func Open(ctx context.Context, s Settings) (*Session, error) {
+	sess, err := OpenReader(s)
+	if err != nil {
+		return nil, err
+	}
+	j, err := journal.OpenJournal(sess.set.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := j.Lock()
+	if err != nil {
+		return nil, err
+	}
+	sess.journal, sess.unlock = j, unlock
+	led, err := OpenLedger(ctx, sess.set)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	sess.led = led
+	return sess, nil
+}
+
+// OpenLedger opens the evidence ledger for writing with the settings' key;
+// the connection's secret is refused in entries and redacted from
+// evidence.
+func OpenLedger(ctx context.Context, s Settings) (*ledger.Ledger, error) {
+	s = s.withDefaults()
+	keyFile := s.LedgerKey
+	if keyFile == "" {
+		keyFile = ledger.DefaultKeyPath(s.Getenv)
+	}
+	opts := ledger.Options{Dir: s.EvidenceDir, KeyFile: keyFile, Logger: s.Log}
+	if secret := s.Conn.TokenSecret.Reveal(); secret != "" {
+		opts.Secrets = []string{secret}
+	}
+	led, err := ledger.Open(ctx, opts)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("open ledger: %w (create a signing key with `templated ledger init`)", err)
+	case err != nil:
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	return led, nil
+}
+
+// Reload re-reads the connection from s and reopens the ledger, keeping
+// the state lock. Settings that do not connect leave what was in force.
+// The ledger is closed before it is reopened (it holds the writer lock);
+// if reopening fails, Reconcile fails until a Reload succeeds, so nothing
+// is built unrecorded.
+func (sess *Session) Reload(ctx context.Context, s Settings) error {
+	s = s.withDefaults()
+	s.StateDir = sess.set.StateDir
+	cl, err := s.connect()
+	if err != nil {
+		return fmt.Errorf("reload connection settings: %w", err)
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.led != nil {
+		sess.led.Close()
+		sess.led = nil
+	}
+	sess.set, sess.cluster, sess.tools = s, cl, s.tools(cl)
+	sess.led, sess.ledErr = OpenLedger(ctx, s)
+	return sess.ledErr
+}
+
+// Close releases the ledger and the state lock.
+func (sess *Session) Close() {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.led != nil {
+		sess.led.Close()
+		sess.led = nil
+	}
+	if sess.unlock != nil {
+		sess.unlock()
+		sess.unlock = nil
+	}
+}
+
+// Ledger is the open ledger (nil for a reader or after a failed reload).
+func (sess *Session) Ledger() *ledger.Ledger {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.led
+}
+
+// current is what one run uses, read once so that a reload in between
+// does not mix two configurations.
+func (sess *Session) current() (reconcile.Cluster, Tools, *ledger.Ledger, Settings) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.cluster, sess.tools, sess.led, sess.set
+}
+
+// Inputs hashes every template's inputs (its desired entry, the Packer
+// files it uses and the Packer version) and returns Packer's version.
+func Inputs(ctx context.Context, tools Tools, d *state.Desired, root string) (map[string]string, string, error) {
+	pv, err := tools.Version(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	out := map[string]string{}
+	for _, t := range d.Templates {
+		h, err := workspace.InputsHash(d, t, root, pv)
+		if err != nil {
+			return nil, "", fmt.Errorf("inputs of %s: %w", t.Name, err)
+		}
+		out[t.Name] = strings.TrimPrefix(h, "sha256:")
+	}
+	return out, pv, nil
+}
+
+// Holds reads the holds from the state directory, without creating it.
+func Holds(stateDir string) (map[string]state.Hold, error) {
+	if _, err := os.Stat(stateDir); errors.Is(err, os.ErrNotExist) {
+		return map[string]state.Hold{}, nil
+	}
+	j, err := journal.OpenJournal(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return j.Holds()
+}
+
+// Plan observes the cluster and plans d, touching nothing: with an
+// unchanged cluster it makes one request.
+func (sess *Session) Plan(ctx context.Context, d *state.Desired) (plan.Plan, error) {
+	cluster, tools, _, set := sess.current()
+	inputs, _, err := Inputs(ctx, tools, d, set.PackerRoot)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	return observe(ctx, cluster, d, inputs, set.StateDir)
+}
+
+func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, inputs map[string]string, stateDir string) (plan.Plan, error) {
+	holds, err := Holds(stateDir)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	now := time.Now()
+	obs, err := reconcile.Observe(ctx, cluster, d, inputs, holds, now)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	return reconcile.Plan(d, obs, now), nil
+}

@@ -1,0 +1,298 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"templated/internal/daemon"
+	"templated/internal/journal"
+	"templated/internal/ledger"
+	"templated/internal/plan"
+	"templated/internal/proxmox"
+	"templated/internal/proxmox/proxmoxfake"
+	"templated/internal/reconcile"
+	"templated/internal/state"
+	"templated/internal/workspace"
+)
+
+const repoDesired = "../../desired/templates.yaml"
+
+// fakeTools is Packer as the fake cluster sees it: a build leaves a
+// template at the staging VMID, or fails as told.
+type fakeTools struct {
+	c      *proxmoxfake.Cluster
+	mu     sync.Mutex
+	fail   map[string]error
+	builds []string
+}
+
+func (f *fakeTools) Version(context.Context) (string, error) { return "1.11.2", nil }
+func (f *fakeTools) Plugins(context.Context) (map[string]string, error) {
+	return map[string]string{"github.com/hashicorp/proxmox": "v1.1.1"}, nil
+}
+func (f *fakeTools) ReapOrphans(context.Context) (int, error) { return 0, nil }
+func (f *fakeTools) Builder(string) reconcile.Builder         { return f }
+func (f *fakeTools) Build(_ context.Context, req reconcile.BuildRequest) (reconcile.BuildResult, error) {
+	f.mu.Lock()
+	f.builds = append(f.builds, req.Template.Name)
+	err := f.fail[req.Template.Name]
+	f.mu.Unlock()
+	if err != nil {
+		return reconcile.BuildResult{}, err
+	}
+	t := req.Template
+	err = f.c.Add(proxmoxfake.VM{VMID: req.StagingVMID, Node: t.Node, Name: req.StagingName, Template: true,
+		Cores: t.Cores, Sockets: 1, MemoryMiB: t.MemoryMiB, Agent: true, CloudInit: true, Description: req.Description,
+		Disks: []state.Disk{{Key: "scsi0", Volume: fmt.Sprintf("local-lvm:base-%d-disk-0", req.StagingVMID), SizeGB: float64(t.DiskGB)}}})
+	return reconcile.BuildResult{ArtifactID: fmt.Sprint(req.StagingVMID), PackerVersion: "1.11.2"}, err
+}
+
+func (f *fakeTools) built() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.builds...)
+}
+
+type harness struct {
+	c     *proxmoxfake.Cluster
+	tools *fakeTools
+	set   Settings
+	d     *state.Desired
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	base := t.TempDir()
+	h := &harness{c: proxmoxfake.New()}
+	h.tools = &fakeTools{c: h.c, fail: map[string]error{}}
+	d, err := workspace.LoadDesired(repoDesired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	evidence, key := filepath.Join(base, "evidence"), filepath.Join(base, "ledger.key")
+	if _, err := ledger.CreateKey(evidence, key, "templated/test/packer-ledger"); err != nil {
+		t.Fatal(err)
+	}
+	h.set = Settings{DesiredPath: repoDesired, StateDir: filepath.Join(base, "state"), EvidenceDir: evidence,
+		LedgerKey: key, Parallel: 4, Version: "test", Cluster: h.c, Tools: h.tools}
+	return h
+}
+
+func (h *harness) open(t *testing.T) *Session {
+	t.Helper()
+	sess, err := Open(context.Background(), h.set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sess.Close)
+	return sess
+}
+
+// entries returns the ledger's entries of kind k.
+func (h *harness) entries(t *testing.T, k ledger.Kind) []ledger.Entry {
+	t.Helper()
+	all, err := ledger.ReadEntries(h.set.EvidenceDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []ledger.Entry
+	for _, e := range all {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestReconcileBuildsEverythingMissing(t *testing.T) {
+	h := newHarness(t)
+	sess := h.open(t)
+	var observed plan.Plan
+	res, err := sess.Reconcile(context.Background(), h.d, Options{Trigger: "apply", Observed: func(p plan.Plan) { observed = p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Observed || observed.Summary.Create != len(h.d.Templates) || len(res.Report.Failed()) != 0 {
+		t.Fatalf("observed %+v, report %+v", observed.Summary, res.Report)
+	}
+	for _, tp := range h.d.Templates {
+		vm, ok := h.c.VM(tp.VMID)
+		if !ok || !vm.Template {
+			t.Errorf("%s: no template at %d", tp.Name, tp.VMID)
+		}
+	}
+	dec := h.entries(t, ledger.KindDecision)
+	if len(dec) != 1 || dec[0].Result != "4 create, 0 rebuild" || dec[0].Reason.Detail != "apply" {
+		t.Errorf("decisions %+v", dec)
+	}
+	if fin := h.entries(t, ledger.KindBuildFinished); len(fin) != 4 {
+		t.Errorf("%d build.finished entries, want 4", len(fin))
+	}
+	// A second reconcile finds nothing to do, and records that.
+	res, err = sess.Reconcile(context.Background(), h.d, Options{Trigger: "apply"})
+	if err != nil || res.Plan.HasChanges() || len(res.Report.Results) != 0 {
+		t.Fatalf("second run: %+v, %v", res.Plan.Summary, err)
+	}
+	if dec := h.entries(t, ledger.KindDecision); len(dec) != 2 || dec[1].Result != "nothing-to-do" {
+		t.Errorf("decisions %+v", dec)
+	}
+}
+
+func TestReconcileOneFailureDoesNotStopTheOthers(t *testing.T) {
+	h := newHarness(t)
+	h.tools.fail["tpl-rocky-9"] = errors.New("packer: boot command timed out")
+	res, err := h.open(t).Reconcile(context.Background(), h.d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := res.Report.Failed()
+	if len(failed) != 1 || failed[0].Template != "tpl-rocky-9" || len(res.Report.Results) != 4 {
+		t.Fatalf("report %+v", res.Report)
+	}
+	if _, ok := h.c.VM(9002); ok {
+		t.Error("a failed create left something at the reserved VMID")
+	}
+	for _, vmid := range []int{9000, 9001, 9100} {
+		if _, ok := h.c.VM(vmid); !ok {
+			t.Errorf("no template at %d", vmid)
+		}
+	}
+	out := Outcome(res.Plan, res.Report, time.Now())
+	for _, to := range out.Templates {
+		want := daemon.BuildSuccess
+		if to.Name == "tpl-rocky-9" {
+			want = daemon.BuildFailure
+		}
+		if to.Build != want {
+			t.Errorf("%s: outcome %s, want %s", to.Name, to.Build, want)
+		}
+	}
+}
+
+func TestReconcileClusterUnreachable(t *testing.T) {
+	h := newHarness(t)
+	down := proxmox.NewError(proxmox.ErrUnreachable, 0, "dial tcp 127.0.0.1:8006: connection refused")
+	h.c.SetFuncs(proxmoxfake.Funcs{ListGuests: func(context.Context) error { return down }})
+	sess := h.open(t)
+	res, err := sess.Reconcile(context.Background(), h.d, Options{})
+	if !errors.Is(err, proxmox.ErrUnreachable) || res.Observed {
+		t.Fatalf("err %v, observed %v", err, res.Observed)
+	}
+	if len(h.tools.built()) != 0 || len(h.entries(t, ledger.KindDecision)) != 0 {
+		t.Error("something was built or decided without an observation")
+	}
+	r := &DaemonReconciler{Session: sess, Log: sess.set.Log}
+	observed := false
+	out, err := r.Reconcile(context.Background(), daemon.Request{Desired: h.d, Observed: func() { observed = true }})
+	if !daemon.IsUnreachable(err) || out.Observed || out.APIErrors != 1 || observed {
+		t.Errorf("daemon: outcome %+v, err %v, observed %v", out, err, observed)
+	}
+}
+
+func TestReconcileDeclined(t *testing.T) {
+	h := newHarness(t)
+	asked := 0
+	res, err := h.open(t).Reconcile(context.Background(), h.d, Options{Trigger: "apply",
+		Confirm: func(p plan.Plan) (bool, error) { asked++; return false, nil }})
+	if err != nil || !res.Declined || asked != 1 {
+		t.Fatalf("declined %v, asked %d, err %v", res.Declined, asked, err)
+	}
+	if b := h.tools.built(); len(b) != 0 || len(h.c.Calls()) > 1 {
+		t.Errorf("built %v, calls %v", b, h.c.Calls())
+	}
+	dec := h.entries(t, ledger.KindDecision)
+	if len(dec) != 1 || !strings.HasPrefix(dec[0].Result, "declined") {
+		t.Errorf("decisions %+v, want one declined", dec)
+	}
+}
+
+func TestReconcileRecoversTheJournalFirst(t *testing.T) {
+	h := newHarness(t)
+	// A build of tpl-ubuntu-22.04 was killed while Packer ran at 9900.
+	if err := h.c.Add(proxmoxfake.VM{VMID: 9900, Node: "pve1", Name: "tpl-ubuntu-22.04-stg-9900"}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.OpenJournal(h.set.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour)
+	if err := j.Put(journal.Op{Kind: "build", Template: "tpl-ubuntu-22.04", BuildID: "b-killed", Node: "pve1",
+		VMID: 9000, Staging: 9900, Step: journal.StepBuilding, Started: at, Updated: at}); err != nil {
+		t.Fatal(err)
+	}
+	recovered := 0
+	var planned plan.Plan
+	res, err := h.open(t).Reconcile(context.Background(), h.d, Options{
+		OnRecover: func(n int) { recovered = n },
+		Observed:  func(p plan.Plan) { planned = p },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recovered != 1 {
+		t.Errorf("OnRecover told %d operations, want 1", recovered)
+	}
+	if pending, _ := j.Pending(); len(pending) != 0 {
+		t.Errorf("journal still holds %+v", pending)
+	}
+	// The plan came after recovery: the abandoned staging VM was gone
+	// and every template, the interrupted one included, was created.
+	if planned.Summary.Create != 4 || len(res.Report.Failed()) != 0 {
+		t.Errorf("plan %+v, report %+v", planned.Summary, res.Report)
+	}
+	if rec := h.entries(t, ledger.Kind("recover")); len(rec) == 0 {
+		t.Error("no recover entry in the ledger")
+	}
+}
+
+// TestDaemonOutcome: the daemon's view of a run: per-template result,
+// drift, and suspended templates blocked, not built.
+func TestDaemonOutcome(t *testing.T) {
+	h := newHarness(t)
+	sess := h.open(t)
+	if _, err := sess.Reconcile(context.Background(), h.d, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	d := *h.d
+	d.Templates = append([]state.Template(nil), h.d.Templates...)
+	for i := range d.Templates {
+		switch d.Templates[i].Name {
+		case "tpl-ubuntu-24.04":
+			d.Templates[i].MemoryMiB *= 2 // drifted: rebuilt
+		case "tpl-rocky-9":
+			d.Templates[i].Suspended, d.Templates[i].SuspendReason = true, "3 failed builds"
+			d.Templates[i].MemoryMiB *= 2 // drifted, but suspended
+		}
+	}
+	r := &DaemonReconciler{Session: sess, Log: sess.set.Log}
+	observed := 0
+	out, err := r.Reconcile(context.Background(), daemon.Request{Desired: &d, Suspended: map[string]string{"tpl-rocky-9": "3 failed builds"},
+		Observed: func() { observed++ }})
+	if err != nil || !out.Observed || observed != 1 {
+		t.Fatalf("outcome %+v, err %v, observed %d", out, err, observed)
+	}
+	got := map[string]daemon.TemplateOutcome{}
+	for _, to := range out.Templates {
+		got[to.Name] = to
+	}
+	if o := got["tpl-ubuntu-24.04"]; o.Action != daemon.ActionRebuild || o.Build != daemon.BuildSuccess || o.Drift != "none" {
+		t.Errorf("rebuilt: %+v", o)
+	}
+	if o := got["tpl-rocky-9"]; o.Action != daemon.ActionBlocked || o.Build != daemon.BuildNone || o.Drift != "blocked" {
+		t.Errorf("suspended: %+v", o)
+	}
+	if o := got["tpl-ubuntu-22.04"]; o.Action != daemon.ActionKeep || o.Build != daemon.BuildNone || o.Drift != "none" || o.BuiltAt.IsZero() {
+		t.Errorf("kept: %+v", o)
+	}
+	if b := h.tools.built(); len(b) != 5 || b[4] != "tpl-ubuntu-24.04" {
+		t.Errorf("builds %v: want the four creates, then tpl-ubuntu-24.04 alone", b)
+	}
+}

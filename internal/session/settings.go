@@ -1,0 +1,161 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"templated/internal/builder"
+	"templated/internal/packer"
+	"templated/internal/proxmox"
+	"templated/internal/reconcile"
+	"templated/internal/workspace"
+)
+
+// Settings open a Session. The zero values of the optional fields are
+// the real things: a Proxmox client from Conn, the Packer at PackerBinary.
+type Settings struct {
+	// DesiredPath is the desired file as given (recorded in the ledger;
+	// its directory is where the git commit is read).
+	DesiredPath string
+	// PackerRoot is the Packer workspace (default: workspace.DefaultRoot
+	// of DesiredPath).
+	PackerRoot string
+	// StateDir holds the journal, holds, locks and Packer's PID files.
+	StateDir string
+	// EvidenceDir is the ledger's evidence root; LedgerKey its signing key
+	// (default: ledger.DefaultKeyPath).
+	EvidenceDir string
+	LedgerKey   string
+	// Conn is the connection to Proxmox; its secret reaches Packer through
+	// its environment only, and the ledger refuses and redacts it.
+	Conn proxmox.Config
+	// PackerBinary, KillGrace and Communicator configure the real Packer
+	// (see packer.Runner and builder.Packer).
+	PackerBinary string
+	KillGrace    time.Duration
+	Communicator string
+	// Parallel bounds builds overall and PerNode per node (default 1 and
+	// Parallel); KeepFailed keeps a failed build's staging VM.
+	Parallel   int
+	PerNode    int
+	KeepFailed bool
+	// Version is templated's own version, for the evidence.
+	Version string
+	// Getenv reads the environment (CI detection, the key's default place).
+	Getenv func(string) string
+	// Log receives the session's logs (nil: discarded).
+	Log logrus.FieldLogger
+
+	// Cluster replaces the Proxmox client made from Conn (tests).
+	Cluster reconcile.Cluster
+	// Tools replaces the Packer at PackerBinary (tests).
+	Tools Tools
+}
+
+// Tools is what a session needs of the Packer installation.
+type Tools interface {
+	// Version is Packer's version; it is part of every inputs hash.
+	Version(ctx context.Context) (string, error)
+	// Plugins maps each installed plugin's source to its version, for the
+	// evidence.
+	Plugins(ctx context.Context) (map[string]string, error)
+	// ReapOrphans waits for the Packer processes an interrupted templated
+	// left cleaning up, so their staging VMIDs are free; it returns how
+	// many there were.
+	ReapOrphans(ctx context.Context) (int, error)
+	// Builder builds templates; packerVersion is what Version returned.
+	Builder(packerVersion string) reconcile.Builder
+}
+
+func (s Settings) withDefaults() Settings {
+	s.PackerRoot = cmp.Or(s.PackerRoot, workspace.DefaultRoot(s.DesiredPath))
+	if s.Parallel < 1 {
+		s.Parallel = 1
+	}
+	if s.PerNode < 1 {
+		s.PerNode = s.Parallel
+	}
+	if s.Getenv == nil {
+		s.Getenv = func(string) string { return "" }
+	}
+	if s.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		s.Log = l
+	}
+	return s
+}
+
+// connect returns the cluster: Settings.Cluster, or a client for Conn.
+func (s Settings) connect() (reconcile.Cluster, error) {
+	if s.Cluster != nil {
+		return s.Cluster, nil
+	}
+	cl, err := proxmox.New(s.Conn, proxmox.Options{Log: s.Log})
+	if err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+// tools returns Settings.Tools, or the real Packer.
+func (s Settings) tools(cluster reconcile.Cluster) Tools {
+	if s.Tools != nil {
+		return s.Tools
+	}
+	iso, _ := cluster.(builder.ISOStore)
+	return &packerTools{
+		runner: &packer.Runner{Packer: s.PackerBinary, Log: s.Log, PIDDir: filepath.Join(s.StateDir, "packer"), KillGrace: s.KillGrace},
+		build: builder.Packer{Root: s.PackerRoot, Communicator: s.Communicator, ISOStore: iso, Log: s.Log,
+			Conn: workspace.Conn{URL: s.Conn.URL, TokenID: s.Conn.TokenID, TokenSecret: s.Conn.TokenSecret.Reveal(),
+				CAFile: s.Conn.CAFile, InsecureSkipTLSVerify: s.Conn.InsecureSkipTLSVerify}},
+		killGrace: s.KillGrace,
+	}
+}
+
+// packerTools is the real Packer: packer.Runner and builder.Packer.
+type packerTools struct {
+	runner    *packer.Runner
+	build     builder.Packer
+	killGrace time.Duration
+}
+
+func (p *packerTools) Version(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := p.runner.Version(ctx)
+	if err != nil {
+		return "", fmt.Errorf("packer version (needed for the inputs hash; install Packer or set -packer): %w", err)
+	}
+	return v, nil
+}
+
+func (p *packerTools) Plugins(ctx context.Context) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	plugins, err := p.runner.PluginVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(plugins))
+	for _, pl := range plugins {
+		out[cmp.Or(pl.Source, pl.Name)] = pl.Version
+	}
+	return out, nil
+}
+
+func (p *packerTools) ReapOrphans(ctx context.Context) (int, error) {
+	return packer.ReapOrphans(ctx, p.runner.PIDDir, p.killGrace)
+}
+
+func (p *packerTools) Builder(packerVersion string) reconcile.Builder {
+	b := p.build
+	b.Runner, b.PackerVersion = p.runner, packerVersion
+	return &b
+}
