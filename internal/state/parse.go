@@ -57,8 +57,8 @@ func Parse(r io.Reader, path string, opts ParseOptions) (*Desired, error) {
 	p := &parser{file: path, packerRoot: opts.PackerRoot, workspace: opts.Workspace}
 	d := p.parseFile(data)
 	if len(p.problems) > 0 {
-		sortProblems(p.problems)
-		return nil, &ValidationError{Problems: p.problems}
+		p.trimProblems()
+		return nil, &ValidationError{Problems: p.problems, Omitted: p.omitted}
 	}
 	sum := sha256.Sum256(data)
 	d.Path, d.SHA256, d.PackerRoot = path, hex.EncodeToString(sum[:]), opts.PackerRoot
@@ -73,7 +73,7 @@ func (p *parser) parseFile(data []byte) *Desired {
 	}
 	if off := invalidUTF8(data); off >= 0 {
 		line, col := position(data, off)
-		p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col,
+		p.add(Problem{File: p.file, Line: line, Col: col,
 			Msg: fmt.Sprintf("file is not valid UTF-8: byte 0x%02x", data[off])})
 		return nil
 	}
@@ -110,6 +110,9 @@ func (p *parser) document(data []byte) *yaml.Node {
 		p.addf(nil, "", "file is empty; it needs version, vmids and templates")
 		return nil
 	}
+	if !p.checkExpansion(&doc) {
+		return nil
+	}
 	root := resolve(doc.Content[0])
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
 		p.addf(root, "", "file is empty; it needs version, vmids and templates")
@@ -136,7 +139,7 @@ func (p *parser) yamlError(err error) {
 	} else if after, ok := bytes.CutPrefix([]byte(msg), []byte("yaml: ")); ok {
 		msg = string(after)
 	}
-	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: 1, Msg: "not valid YAML: " + msg})
+	p.add(Problem{File: p.file, Line: line, Col: 1, Msg: "not valid YAML: " + clipLen(msg, 2*maxQuoted)})
 }
 
 // invalidUTF8 returns the offset of the first byte that is not valid UTF-8,

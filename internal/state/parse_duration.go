@@ -22,7 +22,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, errors.New("empty duration")
 	}
 	if s[0] == '-' || s[0] == '+' {
-		return 0, fmt.Errorf("duration %q must not have a sign", s)
+		return 0, fmt.Errorf("duration %s must not have a sign", quote(s))
 	}
 	if s == "0" {
 		return 0, nil
@@ -34,7 +34,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			num = len(rest)
 		}
 		if num == 0 {
-			return 0, fmt.Errorf("invalid duration %q: expected a number followed by a unit (s, m, h, d, w)", s)
+			return 0, fmt.Errorf("invalid duration %s: expected a number followed by a unit (s, m, h, d, w)", quote(s))
 		}
 		unitEnd := strings.IndexFunc(rest[num:], func(r rune) bool { return (r >= '0' && r <= '9') || r == '.' })
 		if unitEnd < 0 {
@@ -44,10 +44,10 @@ func ParseDuration(s string) (time.Duration, error) {
 		rest = rest[num+unitEnd:]
 		d, err := durationTerm(number, unit)
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q: %w", s, err)
+			return 0, fmt.Errorf("invalid duration %s: %w", quote(s), err)
 		}
 		if total > math.MaxInt64-d {
-			return 0, fmt.Errorf("invalid duration %q: too long", s)
+			return 0, fmt.Errorf("invalid duration %s: too long", quote(s))
 		}
 		total += d
 	}
@@ -64,12 +64,12 @@ func durationTerm(number, unit string) (time.Duration, error) {
 		scale, unit = 24*7, "h"
 	case "ns", "us", "µs", "μs", "ms", "s", "m", "h":
 	case "":
-		return 0, fmt.Errorf("missing unit after %s (use s, m, h, d or w)", number)
+		return 0, fmt.Errorf("missing unit after %s (use s, m, h, d or w)", clip(number))
 	default:
-		return 0, fmt.Errorf("unknown unit %q (use s, m, h, d or w)", unit)
+		return 0, fmt.Errorf("unknown unit %s (use s, m, h, d or w)", quote(unit))
 	}
 	if strings.Count(number, ".") > 1 || number == "." {
-		return 0, fmt.Errorf("%s is not a number", number)
+		return 0, fmt.Errorf("%s is not a number", clip(number))
 	}
 	d, err := time.ParseDuration(number + unit)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -17,6 +16,7 @@ type parser struct {
 	packerRoot string
 	workspace  Workspace
 	problems   []Problem
+	omitted    int // problems dropped beyond MaxProblems
 	// defaultNode is set when defaults wrote node (valid or not), so
 	// templates without one do not repeat the problem.
 	defaultNode bool
@@ -48,7 +48,7 @@ func (p *parser) addf(n *yaml.Node, field, format string, args ...any) {
 	if n != nil && n.Line > 0 {
 		line, col = n.Line, max(n.Column, 1)
 	}
-	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
+	p.add(Problem{File: p.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // value is a YAML value where it appears (at, possibly an alias) and what it
@@ -135,8 +135,11 @@ func (p *parser) checkType(v value, field, typ string) bool {
 		return true
 	}
 	hint := ""
-	if typ == typeString && (tag == "!!int" || tag == "!!float" || tag == "!!bool" || tag == "!!timestamp") {
-		hint = fmt.Sprintf("; quote it: %q", n.Value)
+	switch {
+	case typ == typeString && (tag == "!!int" || tag == "!!float" || tag == "!!bool" || tag == "!!timestamp"):
+		hint = "; quote it: " + quote(n.Value)
+	case typ == typeInteger && tag == "!!str" && quotedInteger.MatchString(n.Value):
+		hint = "; write it without quotes: " + n.Value
 	}
 	p.addf(v.at, field, "must be %s, got %s%s", typeNames[typ], describe(n), hint)
 	return false
@@ -150,7 +153,12 @@ var typeNames = map[string]string{
 	typeArray:      "a list",
 }
 
-// describe names what n is, for messages.
+// describe names what n is, for messages about a value of the wrong type.
+// It quotes numbers, booleans and timestamps (shortened), but never the
+// content of a string or of a value with another tag: a string where a
+// mapping, a list or a number belongs is not plausibly a value of the
+// field, and is how a file that is not a desired file at all (an env file,
+// a key, reached through a symlink) shows up; its text may be a secret.
 func describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -165,7 +173,7 @@ func describe(n *yaml.Node) string {
 	case "!!null":
 		return "null"
 	case "!!str":
-		return "string " + quote(n.Value)
+		return "a string"
 	case "!!int":
 		return "integer " + clip(n.Value)
 	case "!!float":
@@ -175,28 +183,25 @@ func describe(n *yaml.Node) string {
 	case "!!timestamp":
 		return "timestamp " + clip(n.Value)
 	default:
-		return clip(tag) + " " + quote(n.Value)
+		return "a value tagged " + clip(tag)
 	}
-}
-
-// clip shortens s for a message.
-func clip(s string) string {
-	const max = 64
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max]) + "…"
 }
 
 func quote(s string) string { return strconv.Quote(clip(s)) }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+var (
+	plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	// quotedInteger is a string that would be an integer unquoted; it is
+	// short and can be shown.
+	quotedInteger = regexp.MustCompile(`^-?[0-9]{1,12}$`)
+)
 
 // joinField appends key to a field path.
 func joinField(path, key string) string {
 	if !plainKey.MatchString(key) {
 		key = quote(key)
+	} else {
+		key = clip(key)
 	}
 	if path == "" {
 		return key

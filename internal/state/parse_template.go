@@ -68,13 +68,16 @@ func (p *parser) readTemplate(i int, at *yaml.Node, defaults Defaults) *entry {
 		e.t.Release, err = parseRelease(s)
 		check(v, "release", err)
 	}
+	packerDir := ""
 	if s, v, ok := str("packer"); ok {
 		e.t.Packer = s
-		check(v, "packer", p.checkPackerPath(s, true))
+		if check(v, "packer", p.checkPackerPath(s)) {
+			packerDir = s
+		}
 	}
 	if s, v, ok := str("var_file"); ok {
 		e.t.VarFile = s
-		check(v, "var_file", p.checkPackerPath(s, false))
+		check(v, "var_file", p.checkVarFile(s, packerDir, path+".packer"))
 	}
 	if v, ok := m.vals["suspend"]; ok {
 		e.t.Suspended, e.t.SuspendReason = p.readSuspend(v, path+".suspend")

@@ -103,9 +103,40 @@ func nameMatches(name, osName, ver string) error {
 	return fmt.Errorf("%s does not match os %s and os_version %s: name it %s", quote(name), quote(osName), quote(ver), want)
 }
 
-// checkPackerPath checks a template's packer directory (dir) or var file:
-// a clean relative path inside the Packer workspace that exists there.
-func (p *parser) checkPackerPath(s string, dir bool) error {
+// sharedDir is the workspace directory every build shares; it is no
+// template's OS directory (packer/README.md).
+const sharedDir = "shared"
+
+// checkVarFile checks a template's var file: a path as checkPackerPath
+// wants it, directly in the template's packer directory (dir, "" when that
+// is invalid), where the build directory is assembled from (packer/README.md).
+// dirField names the packer key in messages.
+func (p *parser) checkVarFile(s, dir, dirField string) error {
+	if err := checkPackerSyntax(s, false); err != nil {
+		return err
+	}
+	if dir != "" && path.Dir(s) != dir {
+		return fmt.Errorf("%s is not in %s (%s): a var file sits directly in its template's packer directory, e.g. %s",
+			quote(s), dirField, dir, path.Join(dir, clip(path.Base(s))))
+	}
+	return p.checkPackerExists(s, false)
+}
+
+// checkPackerPath checks a template's packer directory: a clean relative
+// path inside the Packer workspace, not in shared/, that exists there.
+func (p *parser) checkPackerPath(s string) error {
+	if err := checkPackerSyntax(s, true); err != nil {
+		return err
+	}
+	if s == sharedDir || strings.HasPrefix(s, sharedDir+"/") {
+		return fmt.Errorf("%s is inside %s/, which every build shares; name the template's OS directory, e.g. linux/ubuntu", quote(s), sharedDir)
+	}
+	return p.checkPackerExists(s, true)
+}
+
+// checkPackerSyntax checks a packer directory (dir) or var file path on
+// its own.
+func checkPackerSyntax(s string, dir bool) error {
 	what := "var file"
 	if dir {
 		what = "directory"
@@ -125,6 +156,16 @@ func (p *parser) checkPackerPath(s string, dir bool) error {
 		return fmt.Errorf("%s: path segments take letters, digits, '_', '.', '+' and '-' and do not start with '.'", quote(s))
 	case !dir && !strings.HasSuffix(s, ".pkrvars.hcl"):
 		return fmt.Errorf("%s is not a var file (*.pkrvars.hcl)", quote(s))
+	}
+	return nil
+}
+
+// checkPackerExists asks the workspace, when there is one, whether the
+// directory (dir) or var file s exists and is what it should be.
+func (p *parser) checkPackerExists(s string, dir bool) error {
+	what := "var file"
+	if dir {
+		what = "directory"
 	}
 	if p.workspace == nil {
 		return nil

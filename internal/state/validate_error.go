@@ -17,7 +17,8 @@ type Problem struct {
 	Msg   string
 }
 
-// String formats p as "file:line:col: field: msg".
+// String formats p as "file:line:col: field: msg", with the field and
+// message shortened to what a problem may say.
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.File != "" {
@@ -26,25 +27,37 @@ func (p Problem) String() string {
 	}
 	fmt.Fprintf(&b, "%d:%d: ", p.Line, p.Col)
 	if p.Field != "" {
-		b.WriteString(p.Field)
+		b.WriteString(clipLen(p.Field, maxMsgLen))
 		b.WriteString(": ")
 	}
-	b.WriteString(p.Msg)
+	b.WriteString(clipLen(p.Msg, maxMsgLen))
 	return b.String()
 }
 
-// ValidationError lists every problem found in a desired file.
+// ValidationError lists the problems found in a desired file: the first
+// MaxProblems by position, and how many more there were.
 type ValidationError struct {
 	Problems []Problem
+	Omitted  int // problems found beyond those listed
 }
 
-// Error returns one line per problem, sorted by position.
+// Error returns one line per problem, sorted by position: at most
+// MaxProblems lines of bounded length, then "and N more problems" when
+// there were more.
 func (e *ValidationError) Error() string {
 	ps := slices.Clone(e.Problems)
 	sortProblems(ps)
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.String()
+	omitted := e.Omitted
+	if len(ps) > MaxProblems {
+		omitted += len(ps) - MaxProblems
+		ps = ps[:MaxProblems]
+	}
+	lines := make([]string, 0, len(ps)+1)
+	for _, p := range ps {
+		lines = append(lines, p.String())
+	}
+	if omitted > 0 {
+		lines = append(lines, omittedLine(omitted))
 	}
 	return strings.Join(lines, "\n")
 }

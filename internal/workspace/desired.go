@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"templated/internal/state"
 )
@@ -22,13 +23,24 @@ func LoadDesired(path string) (*state.Desired, error) {
 	return LoadDesiredFrom(path, DefaultRoot(path))
 }
 
-// LoadDesiredFrom is LoadDesired with the Packer workspace at root.
+// LoadDesiredFrom is LoadDesired with the Packer workspace at root. Only a
+// regular file (or a symlink to one) is read: a FIFO or a device would
+// block or never end.
 func LoadDesiredFrom(path, root string) (*state.Desired, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO without a writer returns at once, so the
+	// check below can refuse it instead of hanging in open.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read desired state: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read desired state: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read desired state: %s is not a regular file (%s)", path, fi.Mode().Type())
+	}
 	return state.Parse(f, path, state.ParseOptions{PackerRoot: root, Workspace: Dir(root)})
 }
 

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"templated/internal/state"
 )
@@ -61,5 +63,34 @@ func TestDirStat(t *testing.T) {
 		if _, err := d.Stat(rel); !errors.Is(err, state.ErrOutsideWorkspace) || !strings.Contains(err.Error(), "outside") {
 			t.Errorf("%s: %v, want ErrOutsideWorkspace", rel, err)
 		}
+	}
+}
+
+// TestLoadDesiredRefusesNonRegular: a FIFO (or a directory) given as the
+// desired file is refused at once instead of blocking in open or read.
+func TestLoadDesiredRefusesNonRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "templates.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadDesired(fifo)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+			t.Errorf("FIFO: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the open so the goroutine ends, then fail.
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		t.Fatal("LoadDesired blocked on a FIFO")
+	}
+	if _, err := LoadDesired(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("directory: %v", err)
 	}
 }
