@@ -11,7 +11,6 @@ import (
 	"os/user"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"templated/internal/ledger"
 	"templated/internal/plan"
@@ -110,12 +109,8 @@ func runApply(ctx context.Context, env *cmdEnv, args []string) error {
 // totals; failed builds make it an exit-1 error.
 func applySummary(ctx context.Context, w io.Writer, res session.Result, led *ledger.Ledger, took time.Duration, evidence string) error {
 	fmt.Fprintln(w)
-	for _, r := range res.Report.Results {
-		if r.Err != nil {
-			fmt.Fprintf(w, "  ✗ %s: %s failed at %s after %s: %s\n", r.Template, r.Action, r.Step, r.Duration.Round(time.Second), brief(r.Err.Error(), 400))
-		} else {
-			fmt.Fprintf(w, "  ✓ %s: %s in %s (reserved VMID empty for %s)\n", r.Template, r.Action, r.Duration.Round(time.Second), r.SwapWindow.Round(time.Millisecond))
-		}
+	if err := res.Report.WriteText(w); err != nil {
+		return err
 	}
 	// The checkpoint in the CI log is an off-host anchor for auditors.
 	fmt.Fprintf(w, "\nLedger checkpoint (keep a copy off this host; `templated ledger verify --trusted-checkpoint FILE` checks history against it):\n%s", led.Checkpoint())
@@ -128,18 +123,6 @@ func applySummary(ctx context.Context, w io.Writer, res session.Result, led *led
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d builds failed; see the evidence folders and docs/runbook-build-failure.md", failed, len(res.Report.Results))}
 	}
 	return nil
-}
-
-// brief shortens s to about n bytes for a summary line; the full text is in
-// the log and the evidence.
-func brief(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "… (full error in the log and the build's evidence)"
 }
 
 // confirm asks on a terminal; without one it refuses.

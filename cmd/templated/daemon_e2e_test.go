@@ -27,6 +27,7 @@ import (
 	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/pvesim"
+	"templated/internal/session"
 	"templated/internal/state"
 )
 
@@ -503,8 +504,8 @@ func TestDaemonE2EChanges(t *testing.T) {
 
 	// `templated status` asks the running daemon.
 	st := w.run("status", "--listen", p.addr, "--json")
-	var rep statusReport
-	if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil || rep.Source != sourceDaemon || len(rep.Templates) != 1 ||
+	var rep session.StatusReport
+	if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil || rep.Source != session.SourceDaemon || len(rep.Templates) != 1 ||
 		rep.Templates[0].LastResult != "success" || rep.Templates[0].Release != "1.3.0" || rep.Templates[0].NextRebuild.IsZero() {
 		t.Errorf("status from the daemon: %v\n%s", err, st)
 	}

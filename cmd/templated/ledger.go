@@ -10,37 +10,34 @@ import (
 	"strconv"
 
 	"templated/internal/ledger"
+	"templated/internal/state"
 )
 
-var ledgerSubcommands = []struct{ name, summary string }{
-	{"init", "create the signing key (outside the evidence tree) and the ledger directory"},
-	{"verify", "check entries, checkpoints, evidence and signatures offline"},
-	{"show", "print a template's history (all templates without an argument)"},
-	{"repair", "fix crash damage (torn last line, unsealed entry) and record it"},
-	{"proof", "print an inclusion proof (C2SP tlog-proof) for entry SEQ"},
-	{"check-proof", "check an inclusion proof offline with the public key"},
-	{"prune", "remove build evidence older than the retention (recorded as an entry)"},
+// ledgerCommands are the subcommands of `templated ledger`.
+var ledgerCommands = []command{
+	{"init", "create the signing key (outside the evidence tree) and the ledger directory", ledgerInit},
+	{"verify", "check entries, checkpoints, evidence and signatures offline", ledgerVerify},
+	{"show", "print a template's history (all templates without an argument)", ledgerShow},
+	{"repair", "fix crash damage (torn last line, unsealed entry) and record it", ledgerRepair},
+	{"proof", "print an inclusion proof (C2SP tlog-proof) for entry SEQ", ledgerProof},
+	{"check-proof", "check an inclusion proof offline with the public key", ledgerCheckProof},
+	{"prune", "remove build evidence older than the retention (recorded as an entry)", ledgerPrune},
 }
 
 func runLedger(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(env.Stdout, "usage: templated ledger <subcommand> [flags]\n\nsubcommands:")
-		for _, s := range ledgerSubcommands {
-			fmt.Fprintf(env.Stdout, "  %-12s %s\n", s.name, s.summary)
-		}
+		listCommands(env.Stdout, ledgerCommands)
 		if len(args) == 0 {
 			return &usageError{msg: "ledger: missing subcommand"}
 		}
 		return nil
 	}
-	sub := map[string]func(context.Context, *cmdEnv, []string) error{
-		"init": ledgerInit, "verify": ledgerVerify, "show": ledgerShow, "repair": ledgerRepair,
-		"proof": ledgerProof, "check-proof": ledgerCheckProof, "prune": ledgerPrune,
-	}[args[0]]
-	if sub == nil {
+	sub, ok := lookup(ledgerCommands, args[0])
+	if !ok {
 		return &usageError{msg: fmt.Sprintf("ledger: unknown subcommand %q", args[0])}
 	}
-	return sub(ctx, env, args[1:])
+	return sub.run(ctx, env, args[1:])
 }
 
 // dirFlag is the evidence root: -dir, or -evidence-dir as the other
@@ -96,12 +93,8 @@ func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
 	if opts.VerifierKeys, err = ledger.ReadVerifierKeys(pubkeys); err != nil {
 		return &exitError{code: 3, err: err}
 	}
-	for _, f := range trusted {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return &exitError{code: 3, err: fmt.Errorf("trusted checkpoint: %w", err)}
-		}
-		opts.TrustedCheckpoints = append(opts.TrustedCheckpoints, ledger.TrustedCheckpoint{Name: f, Note: b})
+	if opts.TrustedCheckpoints, err = ledger.ReadTrustedCheckpoints(trusted); err != nil {
+		return &exitError{code: 3, err: err}
 	}
 	r, err := ledger.Verify(ctx, opts)
 	if err != nil {
@@ -216,5 +209,39 @@ func ledgerCheckProof(_ context.Context, env *cmdEnv, args []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("ledger check-proof: %w", err)}
 	}
 	fmt.Fprintf(env.Stdout, "OK: entry %d is in %s's checkpoint of size %d\n%s\n", res.Index, res.Checkpoint.Origin, res.Checkpoint.Size, res.Line)
+	return nil
+}
+
+// ledgerPrune removes build evidence folders older than the retention,
+// keeping each template's newest successful build; the removal is itself a
+// ledger entry (retention.prune) written before anything is deleted.
+func ledgerPrune(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlagSet("ledger prune", env.Stderr)
+	dir, key := dirFlag(fs, env), keyFlag(fs, env)
+	keep := fs.String("retention", "400d", "keep evidence younger than this (units s m h d w); the audit window plus a margin")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	retention, err := state.ParseDuration(*keep)
+	if err != nil || retention <= 0 {
+		return &usageError{msg: fmt.Sprintf("-retention %q: want a positive duration such as 400d", *keep)}
+	}
+	l, err := ledger.Open(ctx, ledger.Options{Dir: *dir, KeyFile: *key})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	seq, removed, err := l.Prune(ctx, retention)
+	if err != nil {
+		return err
+	}
+	if len(removed) == 0 {
+		fmt.Fprintf(env.Stdout, "nothing older than %s to prune\n", *keep)
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "pruned %d evidence folder(s) older than %s (ledger entry %d):\n", len(removed), *keep, seq)
+	for _, b := range removed {
+		fmt.Fprintf(env.Stdout, "  %s/%s\n", b.Template, b.BuildID)
+	}
 	return nil
 }

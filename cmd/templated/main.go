@@ -91,8 +91,9 @@ var commands = []command{
 	{"validate", "check the desired file and report every problem", runValidate},
 }
 
-func lookup(name string) (command, bool) {
-	for _, c := range commands {
+// lookup finds the command called name in table.
+func lookup(table []command, name string) (command, bool) {
+	for _, c := range table {
 		if c.name == name {
 			return c, true
 		}
@@ -131,7 +132,7 @@ func run(ctx context.Context, env *cmdEnv, args []string) int {
 		fmt.Fprintf(env.Stdout, "templated %s\n", version)
 		return 0
 	}
-	cmd, ok := lookup(args[0])
+	cmd, ok := lookup(commands, args[0])
 	if !ok {
 		fmt.Fprintf(env.Stderr, "templated: unknown command %q\n\n", args[0])
 		usage(env.Stderr)
@@ -171,8 +172,13 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: templated <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
+	listCommands(w, commands)
 	fmt.Fprintln(w, "\nRun 'templated <command> -h' for a command's flags.")
+}
+
+// listCommands prints a table of commands, one a line with its summary.
+func listCommands(w io.Writer, table []command) {
+	for _, c := range table {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/sirupsen/logrus"
 
+	"templated/internal/atomicfile"
 	"templated/internal/pvesim"
 )
 
@@ -24,8 +24,8 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 	taskDuration := fs.Duration("task-duration", pvesim.DefaultTaskDuration, "how long simulated tasks run (0: end right after the first poll)")
 	authDelay := fs.Duration("auth-fail-delay", 0, "delay 401 answers like PVE (3s)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
-	var tokens, faults multiFlag
-	fs.Var(&tokens, "token", "API token `ID=SECRET` to accept (repeatable; default: root@pam!templated with a random secret)")
+	tokenFile := fs.String("token-file", "", "API tokens to accept, one `ID=SECRET` a line (also $TEMPLATED_SIM_TOKENS; default: root@pam!templated with a random secret)")
+	var faults multiFlag
 	fs.Var(&faults, "fault", "inject a fault: [METHOD] [PATH] [vmid=N] [skip=N] [count=N] [status=N message=\"...\"] [task-exit=\"...\"] [task-hang] [latency=D] [drop], e.g. 'POST /nodes/*/qemu/*/clone status=500 message=\"x\" count=1' (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -33,9 +33,17 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return &usageError{msg: fmt.Sprintf("sim: unexpected argument %q", fs.Arg(0))}
 	}
-	opts, err := simOptions(*seedFile, tokens, faults)
+	tokens := env.Getenv("TEMPLATED_SIM_TOKENS")
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return &usageError{msg: fmt.Sprintf("sim: --token-file: %v", err)}
+		}
+		tokens = string(b)
+	}
+	opts, err := pvesim.OptionsFrom(*seedFile, faults, tokens)
 	if err != nil {
-		return err
+		return &usageError{msg: "sim: " + err.Error()}
 	}
 	log := logrus.New()
 	log.SetOutput(env.Stderr)
@@ -52,89 +60,16 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("start simulator: %w", err)
 	}
 	defer srv.Close()
-	printSimInfo(env, srv)
+	srv.WriteInfo(env.Stdout)
 	if *envFile != "" {
-		if err := writeEnvFile(*envFile, srv.DotEnv()); err != nil {
-			return err
+		if err := atomicfile.WriteFile(*envFile, []byte(srv.DotEnv()), 0o600); err != nil {
+			return fmt.Errorf("write env file: %w", err)
 		}
 		fmt.Fprintf(env.Stdout, "\nwrote %s\n", *envFile)
 	}
 	<-ctx.Done()
 	if err := srv.Close(); err != nil {
 		return fmt.Errorf("stop simulator: %w", err)
-	}
-	return nil
-}
-
-func simOptions(seedFile string, tokens, faults []string) (pvesim.Options, error) {
-	var opts pvesim.Options
-	if seedFile != "" {
-		seed, err := pvesim.LoadSeed(seedFile)
-		if err != nil {
-			return opts, err
-		}
-		opts.Seed = seed
-	}
-	for _, spec := range faults {
-		f, err := pvesim.ParseFault(spec)
-		if err != nil {
-			return opts, &usageError{msg: "sim: --fault: " + err.Error()}
-		}
-		if opts.Seed == nil {
-			opts.Seed = pvesim.DefaultSeed()
-		}
-		opts.Seed.Faults = append(opts.Seed.Faults, f)
-	}
-	for _, t := range tokens {
-		id, secret, ok := strings.Cut(t, "=")
-		if !ok || id == "" || secret == "" {
-			return opts, &usageError{msg: "sim: --token wants ID=SECRET (e.g. root@pam!templated=<uuid>)"}
-		}
-		if opts.Tokens == nil {
-			opts.Tokens = map[string]string{}
-		}
-		opts.Tokens[id] = secret
-	}
-	return opts, nil
-}
-
-func printSimInfo(env *cmdEnv, srv *pvesim.Server) {
-	w := env.Stdout
-	fmt.Fprintln(w, "Proxmox VE simulator running (stop with Ctrl-C)")
-	fmt.Fprintf(w, "  API URL:      %s\n", srv.URL())
-	fmt.Fprintf(w, "  Token ID:     %s\n", srv.TokenID())
-	fmt.Fprintf(w, "  Token secret: %s\n", srv.TokenSecret())
-	if ca := srv.CAFile(); ca != "" {
-		fmt.Fprintf(w, "  CA file:      %s\n", ca)
-	}
-	fmt.Fprintf(w, "  Node:         %s\n", srv.Node())
-	fmt.Fprintln(w, "\n# .env for templated (paste into a file with mode 0600)")
-	fmt.Fprint(w, srv.DotEnv())
-	fmt.Fprintln(w, "\n# try it:")
-	ca := "--cacert " + srv.CAFile()
-	if srv.CAFile() == "" {
-		ca = ""
-	}
-	fmt.Fprintf(w, "curl %s -H 'Authorization: %s' '%s/cluster/resources?type=vm'\n",
-		strings.TrimSpace(ca), srv.AuthHeader(), srv.URL())
-}
-
-// writeEnvFile writes the .env block with mode 0600 (it holds the token secret).
-func writeEnvFile(path, content string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write env file: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("write env file: %w", err)
-	}
-	if _, err := f.WriteString(content); err != nil {
-		f.Close()
-		return fmt.Errorf("write env file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write env file: %w", err)
 	}
 	return nil
 }

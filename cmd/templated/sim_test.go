@@ -139,8 +139,12 @@ func TestSimCommand(t *testing.T) {
 }
 
 func TestSimCommandOptions(t *testing.T) {
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("# CI's token\nci@pve!bot=fixed-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	vars, _, stop := startSimCommand(t, "--listen", "127.0.0.1:0", "--no-tls",
-		"--token", "ci@pve!bot=fixed-secret", "--fault", `GET /version status=500 message="broken on purpose"`)
+		"--token-file", tokens, "--fault", `GET /version status=500 message="broken on purpose"`)
 	if vars["PROXMOX_TOKEN_ID"] != "ci@pve!bot" || vars["PROXMOX_TOKEN_SECRET"] != "fixed-secret" ||
 		!strings.HasPrefix(vars["PROXMOX_URL"], "http://") {
 		t.Fatalf("vars %v", vars)
@@ -161,10 +165,15 @@ func TestSimCommandOptions(t *testing.T) {
 }
 
 func TestSimCommandRejects(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(bad, []byte("nosecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := &cmdEnv{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 	for _, args := range [][]string{
 		{"--listen", "0.0.0.0:0"},
-		{"--token", "nosecret"},
+		{"--token-file", bad},
+		{"--token-file", filepath.Join(t.TempDir(), "missing")},
 		{"--fault", "bogus=1"},
 		{"extra"},
 	} {

@@ -13,6 +13,7 @@ import (
 
 	"templated/internal/daemon"
 	"templated/internal/pvesim"
+	"templated/internal/session"
 )
 
 // runInProcess runs templated with args in this process (for commands
@@ -91,11 +92,11 @@ func TestStatusFromDaemon(t *testing.T) {
 	}
 
 	js, _, code := runInProcess(t, env, "status", "--listen", addr, "--json")
-	var rep statusReport
+	var rep session.StatusReport
 	if err := json.Unmarshal([]byte(js), &rep); err != nil || code != 0 {
 		t.Fatalf("--json: exit %d, %v\n%s", code, err, js)
 	}
-	if rep.Source != sourceDaemon || rep.Listen != addr || rep.State != "idle" || len(rep.Templates) != 3 || !rep.Templates[1].Suspended {
+	if rep.Source != session.SourceDaemon || rep.Listen != addr || rep.State != "idle" || len(rep.Templates) != 3 || !rep.Templates[1].Suspended {
 		t.Fatalf("--json = %+v", rep)
 	}
 }
@@ -115,11 +116,11 @@ func TestStatusE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.run("status", "--direct", "--json")
-	var rep statusReport
+	var rep session.StatusReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil {
 		t.Fatalf("status --direct --json: %v\n%s", err, r)
 	}
-	if rep.Source != sourceProxmox || rep.Listen != "" || len(rep.Templates) != 4 {
+	if rep.Source != session.SourceProxmox || rep.Listen != "" || len(rep.Templates) != 4 {
 		t.Fatalf("report = %+v", rep)
 	}
 	byName := map[string]daemon.TemplateStatus{}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 )
@@ -98,4 +99,18 @@ func ReadVerifierKeys(files []string) ([]string, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// ReadTrustedCheckpoints reads checkpoint files kept off the host, for
+// VerifyOptions.TrustedCheckpoints.
+func ReadTrustedCheckpoints(files []string) ([]TrustedCheckpoint, error) {
+	var out []TrustedCheckpoint
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted checkpoint: %w", err)
+		}
+		out = append(out, TrustedCheckpoint{Name: f, Note: b})
+	}
+	return out, nil
 }

@@ -1,6 +1,8 @@
 package session
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"templated/internal/daemon"
@@ -8,6 +10,76 @@ import (
 	"templated/internal/plan"
 	"templated/internal/state"
 )
+
+// Sources of a status report.
+const (
+	SourceDaemon  = "daemon"
+	SourceProxmox = "proxmox"
+)
+
+// StatusReport is what `templated status --json` prints: the daemon's
+// /status document, and where it came from. From Proxmox (--direct, or no
+// daemon answered) only the desired file and the templates are filled.
+type StatusReport struct {
+	// Source is daemon or proxmox.
+	Source string `json:"source"`
+	// Listen is the daemon address that was asked ("" with --direct).
+	Listen string `json:"listen,omitempty"`
+	// Note says why the report comes straight from Proxmox.
+	Note string `json:"note,omitempty"`
+	daemon.Status
+}
+
+// StatusQuery says where Status looks.
+type StatusQuery struct {
+	// Listen is the daemon's listener; Direct skips it.
+	Listen string
+	Direct bool
+	// StateDir holds the daemon's suspensions, EvidenceDir the ledger
+	// whose last builds fill what the daemon does not know.
+	StateDir    string
+	EvidenceDir string
+	// Plan observes the cluster and plans, for a status from Proxmox.
+	Plan func(ctx context.Context) (plan.Plan, *state.Desired, error)
+}
+
+// Status asks the daemon on q.Listen, or Proxmox when q.Direct is set or
+// no daemon answers; templates without a known last build get the
+// ledger's.
+func Status(ctx context.Context, q StatusQuery) (StatusReport, error) {
+	rep, err := status(ctx, q)
+	if err == nil {
+		FillFromLedger(&rep.Status, q.EvidenceDir)
+	}
+	return rep, err
+}
+
+func status(ctx context.Context, q StatusQuery) (StatusReport, error) {
+	listen, direct := q.Listen, q.Direct
+	note := "--direct"
+	if !direct && listen != "" {
+		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		st, err := daemon.FetchStatus(fctx, listen)
+		cancel()
+		if err == nil {
+			return StatusReport{Source: SourceDaemon, Listen: listen, Status: st}, nil
+		}
+		note = fmt.Sprintf("no daemon answered on %s (%v)", listen, err)
+	}
+	p, d, err := q.Plan(ctx)
+	if err != nil {
+		return StatusReport{}, err
+	}
+	susp, err := daemon.Suspensions(q.StateDir)
+	if err != nil {
+		note += fmt.Sprintf("; suspensions unreadable: %v", err)
+	}
+	rep := StatusReport{Source: SourceProxmox, Note: note, Status: DirectStatus(d, p, susp, time.Now())}
+	if !direct {
+		rep.Listen = listen
+	}
+	return rep, nil
+}
 
 // DirectStatus builds the templates' status from a plan of the cluster as
 // it is now, for when no daemon answers.
