@@ -45,7 +45,7 @@ type common struct {
 func (c *common) register(fs *flag.FlagSet, env *cmdEnv) {
 	c.env = env
 	fs.StringVar(&c.desired, "f", orDefault(env.Getenv("TEMPLATED_DESIRED"), defaultDesired), "desired state `file`")
-	fs.StringVar(&c.envFile, "env-file", env.Getenv("TEMPLATED_ENV_FILE"), "Proxmox connection settings (`.env` format); default: ./.env when present")
+	fs.StringVar(&c.envFile, "env-file", env.Getenv("TEMPLATED_ENV_FILE"), "Proxmox connection settings (`.env` format; a .env in the working directory is read only when named here)")
 	fs.StringVar(&c.stateDir, "state-dir", orDefault(env.Getenv("TEMPLATED_STATE_DIR"), defaultState), "journal, holds and lock `dir`")
 	fs.StringVar(&c.evidence, "evidence-dir", orDefault(env.Getenv("TEMPLATED_EVIDENCE_DIR"), defaultEvidence), "evidence and ledger `dir`")
 	fs.StringVar(&c.packerBin, "packer", orDefault(env.Getenv("TEMPLATED_PACKER"), "packer"), "Packer `binary` (PACKER_PLUGIN_PATH is passed through)")
@@ -103,16 +103,12 @@ func (c *common) loadDesired(only string) (*state.Desired, error) {
 	return d, nil
 }
 
-// connection loads the Proxmox settings from the env file and the
-// environment.
+// connection loads the Proxmox settings from the environment and the env
+// file named by -env-file or $TEMPLATED_ENV_FILE. A .env in the working
+// directory is read only when named: a file someone left there must not
+// redirect templated to another cluster or turn TLS checks off.
 func (c *common) connection() (proxmox.Config, error) {
-	envFile := c.envFile
-	if envFile == "" {
-		if _, err := os.Stat(".env"); err == nil {
-			envFile = ".env"
-		}
-	}
-	return proxmox.LoadConfig(envFile, c.env.Getenv)
+	return proxmox.LoadConfig(c.envFile, c.env.Getenv)
 }
 
 // settings turns the flags into a session's settings.
