@@ -8,10 +8,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
-
-	pxapi "github.com/Telmate/proxmox-api-go/proxmox"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Environment variable names of the .env format (see doc.go).
@@ -107,7 +108,7 @@ func LoadConfig(envFile string, getenv func(string) string) (Config, error) {
 		// systemd's LoadCredential=proxmox-token-secret:... puts the
 		// secret in a file only this service can read.
 		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
-			b, err := os.ReadFile(filepath.Join(dir, CredentialTokenSecret))
+			b, _, err := readRegular(filepath.Join(dir, CredentialTokenSecret))
 			switch {
 			case err == nil:
 				vals[EnvTokenSecret] = strings.TrimSpace(string(b))
@@ -148,14 +149,17 @@ func configFrom(vals map[string]string, envFile string, where map[string]string)
 		return Config{}, fmt.Errorf("proxmox config: %s%s: %w", where[EnvURL], EnvURL, err)
 	}
 	c.URL = u
-	var tid pxapi.ApiTokenID
-	if err := tid.Parse(c.TokenID); err != nil || strings.ContainsAny(c.TokenID, "= \t") {
-		return Config{}, fmt.Errorf("proxmox config: %s%s %q is not of the form USER@REALM!TOKENID (e.g. root@pam!templated; the secret goes in %s)", where[EnvTokenID], EnvTokenID, tokenIDShown(c.TokenID), EnvTokenSecret)
+	if err := checkTokenID(c.TokenID); err != nil {
+		return Config{}, fmt.Errorf("proxmox config: %s%s is not of the form USER@REALM!TOKENID (e.g. root@pam!templated): it %w", where[EnvTokenID], EnvTokenID, err)
+	}
+	if n := utf8.RuneCountInString(string(c.TokenSecret)); n < MinSecretLen {
+		return Config{}, fmt.Errorf("proxmox config: %s%s is shorter than a Proxmox token secret (a UUID of %d characters, as pveum user token add prints it): is it a placeholder or cut short?",
+			where[EnvTokenSecret], EnvTokenSecret, MinSecretLen)
 	}
 	if v := strings.TrimSpace(vals[EnvInsecureSkip]); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return Config{}, fmt.Errorf("proxmox config: %s%s=%q: want true or false", where[EnvInsecureSkip], EnvInsecureSkip, v)
+			return Config{}, fmt.Errorf("proxmox config: %s%s=%s: want true or false", where[EnvInsecureSkip], EnvInsecureSkip, shortValue(v))
 		}
 		c.InsecureSkipTLSVerify = b
 	}
@@ -167,39 +171,147 @@ func configFrom(vals map[string]string, envFile string, where map[string]string)
 	return c, nil
 }
 
-// tokenIDShown is what an error may show of a token id that failed to
-// parse: the part before any '=' or blank, since a pasted
-// "USER@REALM!TOKENID=SECRET" header value would otherwise put the secret
-// in the message.
+// tokenIDShown is what an error may show of a token id: the id when it has
+// PVE's syntax, else nothing of it, since a malformed one may hold the
+// secret ("USER@REALM!TOKENID=SECRET" pasted from a header, or the secret
+// alone).
 func tokenIDShown(id string) string {
-	if i := strings.IndexAny(id, "= \t"); i >= 0 {
-		return id[:i] + "…"
+	if checkTokenID(id) != nil {
+		return "[not shown]"
 	}
 	return id
 }
 
+// PVE's formats for a token id, USER@REALM!TOKENID (pve-access-control:
+// PVE::Auth::Plugin $user_regex and $realm_regex, PVE::AccessControl
+// $token_subid_regex = $realm_regex and pve_verify_tokenid; verify_username
+// wants USER@REALM of 3 to 64 characters). '=' is refused as well: the
+// Authorization header separates the id from the secret with it.
+var (
+	pveUser    = regexp.MustCompile(`^[^\s\v:/=]+$`)
+	pveRealm   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]+$`)
+	pveTokenID = pveRealm
+)
+
+// checkTokenID checks a token id against PVE's syntax. Its errors say what
+// is wrong without quoting the id.
+func checkTokenID(id string) error {
+	// USER may hold '@' and '!'; REALM and TOKENID hold neither.
+	bang := strings.LastIndexByte(id, '!')
+	userid, token, hasToken := id, "", bang >= 0
+	if hasToken {
+		userid, token = id[:bang], id[bang+1:]
+	}
+	at := strings.LastIndexByte(userid, '@')
+	switch {
+	case strings.ContainsAny(id, ":= \t"):
+		return errors.New("contains ':', '=' or a blank, as a token id pasted with its secret does; the secret goes in " + EnvTokenSecret)
+	case !utf8.ValidString(id) || strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return errors.New("contains a character that is not printable")
+	case !hasToken:
+		return errors.New("has no !TOKENID after USER@REALM")
+	case at < 0:
+		return errors.New("has no @REALM before !TOKENID")
+	case !pveUser.MatchString(userid[:at]):
+		return errors.New("has an empty user name or one with '/' in it")
+	case !pveRealm.MatchString(userid[at+1:]):
+		return errors.New("has a realm that is not a letter then letters, digits, '.', '-' or '_' (at least 2 characters)")
+	case !pveTokenID.MatchString(token):
+		return errors.New("has a token name that is not a letter then letters, digits, '.', '-' or '_' (at least 2 characters)")
+	case utf8.RuneCountInString(userid) < 3 || utf8.RuneCountInString(userid) > 64:
+		return errors.New("has a USER@REALM shorter than 3 or longer than 64 characters")
+	}
+	return nil
+}
+
+// MinSecretLen is the length of a PVE token secret (a UUID). A shorter one
+// is a placeholder or a truncated paste, and would make redacting it from
+// Packer's output match everywhere.
+const MinSecretLen = 36
+
+// shortValue shows v when it is too short to be a secret.
+func shortValue(v string) string {
+	if len(v) <= 8 {
+		return strconv.Quote(v)
+	}
+	return fmt.Sprintf("<%d characters>", utf8.RuneCountInString(v))
+}
+
 // NormalizeURL accepts "https://pve:8006", "https://pve:8006/" or
-// "https://pve:8006/api2/json" and returns the last form.
+// "https://pve:8006/api2/json" and returns the last form. Its errors never
+// quote the URL: one pasted with credentials, or mistyped around them,
+// would put the token secret in logs. They say what is wrong, naming the
+// scheme and host only once those parse.
 func NormalizeURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
+	if hasUserinfo(raw) {
+		return "", errors.New("URL must not contain credentials (USER:SECRET@); set PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET instead")
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("invalid URL %q: %w", raw, err)
+		return "", fmt.Errorf("URL is not valid: %s", urlProblem(err))
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return "", fmt.Errorf("URL %q must start with https:// (e.g. https://pve.example.com:8006)", raw)
+		got := ""
+		if u.Scheme != "" && len(u.Scheme) <= 16 {
+			got = fmt.Sprintf(", not %s://", u.Scheme)
+		}
+		return "", fmt.Errorf("URL must start with https://%s (e.g. https://pve.example.com:8006)", got)
 	}
-	if u.Host == "" {
-		return "", fmt.Errorf("URL %q has no host", raw)
+	if u.Opaque != "" || u.Hostname() == "" {
+		return "", fmt.Errorf("URL has no host after %s:// (e.g. https://pve.example.com:8006)", u.Scheme)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		u.RawQuery, u.Fragment = "", ""
-		return "", fmt.Errorf("URL %q must not contain credentials, a query or a fragment", u.Redacted())
+	if u.User != nil {
+		return "", errors.New("URL must not contain credentials (USER:SECRET@); set PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET instead")
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("URL of host %s must not contain a query or a fragment", u.Host)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("URL of host %s has a port outside 1-65535", u.Hostname())
+		}
 	}
 	p := strings.TrimRight(u.Path, "/")
 	p = strings.TrimSuffix(p, "/api2/json")
-	u.Path = p + "/api2/json"
+	u.Path, u.RawPath = p+"/api2/json", ""
 	return u.String(), nil
+}
+
+// hasUserinfo reports whether raw has an '@' before its path: credentials,
+// whether or not the rest parses.
+func hasUserinfo(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return false
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.Contains(rest, "@")
+}
+
+// urlProblem says what url.Parse found wrong, without the text it quotes.
+func urlProblem(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	var esc url.EscapeError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &esc):
+		return "it has a malformed %-escape"
+	case strings.HasPrefix(msg, "invalid port"):
+		return "its port is not a number"
+	case strings.Contains(msg, "control character"):
+		return "it contains a control character"
+	case strings.Contains(msg, "missing protocol scheme"):
+		return "it does not start with https://"
+	case strings.Contains(msg, "IPv6") || strings.Contains(msg, "]"):
+		return "its IPv6 host is malformed"
+	}
+	return "it cannot be parsed as https://HOST:PORT"
 }
 
 func loadCAPool(file string) (*x509.CertPool, error) {

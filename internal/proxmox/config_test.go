@@ -14,6 +14,9 @@ import (
 
 const testSecret = "5ecrE7-0b7c9c9e-1111-2222-3333-444455556666"
 
+// uuidTail makes a test secret as long as a real one (MinSecretLen).
+const uuidTail = "-0b7c9c9e-1111-2222-3333-444455556666"
+
 func writeEnv(t *testing.T, mode os.FileMode, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "proxmox.env")
@@ -59,21 +62,21 @@ OTHER_TOOL_SETTING=ignored
 }
 
 func TestLoadConfigEnvironmentOverridesFile(t *testing.T) {
-	p := writeEnv(t, 0o600, "PROXMOX_URL=https://a:8006\nPROXMOX_TOKEN_ID=root@pam!a\nPROXMOX_TOKEN_SECRET=file-secret\nPROXMOX_NODE=a\n")
+	p := writeEnv(t, 0o600, "PROXMOX_URL=https://a:8006\nPROXMOX_TOKEN_ID=root@pam!ci\nPROXMOX_TOKEN_SECRET=file-secret"+uuidTail+"\nPROXMOX_NODE=a\n")
 	cfg, err := proxmox.LoadConfig(p, envMap(map[string]string{
-		"PROXMOX_URL": "https://b:8006/api2/json", "PROXMOX_TOKEN_SECRET": "env-secret",
+		"PROXMOX_URL": "https://b:8006/api2/json", "PROXMOX_TOKEN_SECRET": "env-secret" + uuidTail,
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.URL != "https://b:8006/api2/json" || cfg.TokenSecret.Reveal() != "env-secret" || cfg.Node != "a" || cfg.TokenID != "root@pam!a" {
+	if cfg.URL != "https://b:8006/api2/json" || cfg.TokenSecret.Reveal() != "env-secret"+uuidTail || cfg.Node != "a" || cfg.TokenID != "root@pam!ci" {
 		t.Fatalf("precedence wrong: %s / %q", cfg, cfg.TokenSecret.Reveal())
 	}
 }
 
 func TestLoadConfigEnvironmentOnly(t *testing.T) {
 	cfg, err := proxmox.LoadConfig("", envMap(map[string]string{
-		"PROXMOX_URL": "http://127.0.0.1:8006", "PROXMOX_TOKEN_ID": "root@pam!t", "PROXMOX_TOKEN_SECRET": "s",
+		"PROXMOX_URL": "http://127.0.0.1:8006", "PROXMOX_TOKEN_ID": "root@pam!ci", "PROXMOX_TOKEN_SECRET": testSecret,
 		"PROXMOX_INSECURE_SKIP_TLS_VERIFY": "true",
 	}))
 	if err != nil {
@@ -86,7 +89,7 @@ func TestLoadConfigEnvironmentOnly(t *testing.T) {
 
 func TestLoadConfigRefusesReadableFileWithSecret(t *testing.T) {
 	for _, mode := range []os.FileMode{0o640, 0o604, 0o644} {
-		p := writeEnv(t, mode, "PROXMOX_URL=https://a:8006\nPROXMOX_TOKEN_ID=root@pam!a\nPROXMOX_TOKEN_SECRET="+testSecret+"\n")
+		p := writeEnv(t, mode, "PROXMOX_URL=https://a:8006\nPROXMOX_TOKEN_ID=root@pam!ci\nPROXMOX_TOKEN_SECRET="+testSecret+"\n")
 		_, err := proxmox.LoadConfig(p, noEnv)
 		if !errors.Is(err, proxmox.ErrInsecureEnvFile) {
 			t.Fatalf("mode %o: err = %v, want ErrInsecureEnvFile", mode, err)
@@ -100,7 +103,7 @@ func TestLoadConfigRefusesReadableFileWithSecret(t *testing.T) {
 // A bad value from the env file is reported with the file and line; the
 // same value from the environment names the variable only.
 func TestLoadConfigValueErrorsNameFileAndLine(t *testing.T) {
-	p := writeEnv(t, 0o600, "# templated\nPROXMOX_TOKEN_ID=root@pam!a\nPROXMOX_URL=pve:8006\nPROXMOX_TOKEN_SECRET="+testSecret+"\nPROXMOX_INSECURE_SKIP_TLS_VERIFY=maybe\n")
+	p := writeEnv(t, 0o600, "# templated\nPROXMOX_TOKEN_ID=root@pam!ci\nPROXMOX_URL=pve:8006\nPROXMOX_TOKEN_SECRET="+testSecret+"\nPROXMOX_INSECURE_SKIP_TLS_VERIFY=maybe\n")
 	_, err := proxmox.LoadConfig(p, noEnv)
 	if err == nil || !strings.Contains(err.Error(), p+":3: PROXMOX_URL: ") {
 		t.Fatalf("err = %v, want %s:3: PROXMOX_URL", err, p)
@@ -116,12 +119,12 @@ func TestLoadConfigValueErrorsNameFileAndLine(t *testing.T) {
 }
 
 func TestLoadConfigAcceptsReadableFileWithoutSecret(t *testing.T) {
-	p := writeEnv(t, 0o644, "PROXMOX_URL=https://a:8006\nPROXMOX_TOKEN_ID=root@pam!a\n")
-	cfg, err := proxmox.LoadConfig(p, envMap(map[string]string{"PROXMOX_TOKEN_SECRET": "from-env"}))
+	p := writeEnv(t, 0o644, "PROXMOX_URL=https://a:8006\nPROXMOX_TOKEN_ID=root@pam!ci\n")
+	cfg, err := proxmox.LoadConfig(p, envMap(map[string]string{"PROXMOX_TOKEN_SECRET": "from-env" + uuidTail}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.TokenSecret.Reveal() != "from-env" {
+	if cfg.TokenSecret.Reveal() != "from-env"+uuidTail {
 		t.Fatal("secret from environment lost")
 	}
 }
@@ -149,7 +152,7 @@ func TestLoadConfigErrorsNameFileAndLine(t *testing.T) {
 }
 
 func TestLoadConfigValidation(t *testing.T) {
-	base := map[string]string{"PROXMOX_URL": "https://a:8006", "PROXMOX_TOKEN_ID": "root@pam!t", "PROXMOX_TOKEN_SECRET": testSecret}
+	base := map[string]string{"PROXMOX_URL": "https://a:8006", "PROXMOX_TOKEN_ID": "root@pam!ci", "PROXMOX_TOKEN_SECRET": testSecret}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}
 		for a, b := range base {
@@ -166,9 +169,9 @@ func TestLoadConfigValidation(t *testing.T) {
 		{"missing", map[string]string{"PROXMOX_URL": "https://a"}, "PROXMOX_TOKEN_ID, PROXMOX_TOKEN_SECRET not set"},
 		{"scheme", with("PROXMOX_URL", "pve:8006"), "must start with https://"},
 		{"token id", with("PROXMOX_TOKEN_ID", "root@pam"), "not of the form USER@REALM!TOKENID"},
-		{"token id with secret", with("PROXMOX_TOKEN_ID", "root@pam!t="+testSecret), "not of the form"},
-		{"token id with blank and secret", with("PROXMOX_TOKEN_ID", "root@pam!t "+testSecret), "not of the form"},
-		{"url with credentials", with("PROXMOX_URL", "https://root@pam!t:"+testSecret+"@pve:8006"), "must not contain credentials"},
+		{"token id with secret", with("PROXMOX_TOKEN_ID", "root@pam!ci="+testSecret), "not of the form"},
+		{"token id with blank and secret", with("PROXMOX_TOKEN_ID", "root@pam!ci "+testSecret), "not of the form"},
+		{"url with credentials", with("PROXMOX_URL", "https://root@pam!ci:"+testSecret+"@pve:8006"), "must not contain credentials"},
 		{"insecure", with("PROXMOX_INSECURE_SKIP_TLS_VERIFY", "yes please"), "want true or false"},
 		{"ca file", with("PROXMOX_CA_FILE", "/nonexistent/ca.pem"), "PROXMOX_CA_FILE: read CA file"},
 	}
@@ -212,7 +215,7 @@ func TestNormalizeURL(t *testing.T) {
 }
 
 func TestConfigNeverPrintsSecret(t *testing.T) {
-	cfg := proxmox.Config{URL: "https://a/api2/json", TokenID: "root@pam!t", TokenSecret: testSecret}
+	cfg := proxmox.Config{URL: "https://a/api2/json", TokenID: "root@pam!ci", TokenSecret: testSecret}
 	j, _ := json.Marshal(cfg)
 	outs := []string{
 		cfg.String(), cfg.Redacted(), fmt.Sprint(cfg), fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg),
@@ -224,14 +227,14 @@ func TestConfigNeverPrintsSecret(t *testing.T) {
 			t.Fatalf("secret printed: %s", o)
 		}
 	}
-	if !strings.Contains(cfg.String(), "token_id=root@pam!t") || !strings.Contains(cfg.String(), "[redacted]") {
+	if !strings.Contains(cfg.String(), "token_id=root@pam!ci") || !strings.Contains(cfg.String(), "[redacted]") {
 		t.Fatalf("String() = %s", cfg)
 	}
 }
 
 func TestLoadConfigReadsSystemdCredential(t *testing.T) {
 	creds := t.TempDir()
-	if err := os.WriteFile(filepath.Join(creds, proxmox.CredentialTokenSecret), []byte("cred-secret-1234\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(creds, proxmox.CredentialTokenSecret), []byte("cred-secret-1234"+uuidTail+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{
@@ -241,12 +244,12 @@ func TestLoadConfigReadsSystemdCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.TokenSecret.Reveal() != "cred-secret-1234" {
+	if cfg.TokenSecret.Reveal() != "cred-secret-1234"+uuidTail {
 		t.Fatalf("secret from credential = %q", cfg.TokenSecret.Reveal())
 	}
-	env["PROXMOX_TOKEN_SECRET"] = "env-wins-5678"
+	env["PROXMOX_TOKEN_SECRET"] = "env-wins-5678" + uuidTail
 	cfg, err = proxmox.LoadConfig("", func(k string) string { return env[k] })
-	if err != nil || cfg.TokenSecret.Reveal() != "env-wins-5678" {
+	if err != nil || cfg.TokenSecret.Reveal() != "env-wins-5678"+uuidTail {
 		t.Fatalf("environment should win over the credential: %q %v", cfg.TokenSecret.Reveal(), err)
 	}
 }

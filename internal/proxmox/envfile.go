@@ -5,15 +5,27 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 )
 
-// ErrInsecureEnvFile is returned when an env file holding the token secret
-// can be read by group or others.
-var ErrInsecureEnvFile = errors.New("env file holding the token secret is readable by group or others")
+// ErrInsecureEnvFile is returned when an env file that holds the token
+// secret or sets TLS verification (PROXMOX_CA_FILE,
+// PROXMOX_INSECURE_SKIP_TLS_VERIFY) can be read or written by group or
+// others.
+var ErrInsecureEnvFile = errors.New("env file holding the token secret or TLS settings is open to group or others")
+
+// privateKeys are the keys an env file may set only when group and others
+// have no access to it: the secret, and what decides whom it is sent to.
+var privateKeys = []string{EnvTokenSecret, EnvCAFile, EnvInsecureSkip}
+
+// maxEnvFile bounds what is read of an env file or credential.
+const maxEnvFile = 1 << 20
 
 var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -21,7 +33,7 @@ var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // PROXMOX_ namespace are ignored; unknown PROXMOX_ keys are errors, so a
 // typo does not silently drop a setting. lines maps each key to its line.
 func readEnvFile(path string) (vals map[string]string, lines map[string]int, err error) {
-	data, err := os.ReadFile(path)
+	data, fi, err := readRegular(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read env file: %w", err)
 	}
@@ -29,17 +41,47 @@ func readEnvFile(path string) (vals map[string]string, lines map[string]int, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if vals[EnvTokenSecret] != "" {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read env file: %w", err)
-		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return nil, nil, fmt.Errorf("%s (mode %04o) contains %s but is readable by group or others; run: chmod 600 %s: %w",
-				path, perm, EnvTokenSecret, path, ErrInsecureEnvFile)
+	var set []string
+	for _, k := range privateKeys {
+		if _, ok := vals[k]; ok {
+			set = append(set, k)
 		}
 	}
+	if perm := fi.Mode().Perm(); len(set) > 0 && perm&0o077 != 0 {
+		return nil, nil, fmt.Errorf("%s (mode %04o) sets %s but group or others can open it; run: chmod 600 %s: %w",
+			path, perm, strings.Join(set, " and "), path, ErrInsecureEnvFile)
+	}
 	return vals, lines, nil
+}
+
+// readRegular reads a regular file (or a symlink to one) of at most
+// maxEnvFile bytes. Anything else is refused before it is read: opening
+// with O_NONBLOCK keeps a FIFO from blocking, and the mode comes from the
+// descriptor read, not from a second lookup of the path.
+func readRegular(path string) ([]byte, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > maxEnvFile {
+		return nil, nil, fmt.Errorf("%s is larger than %d bytes", path, maxEnvFile)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxEnvFile+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(data) > maxEnvFile {
+		return nil, nil, fmt.Errorf("%s is larger than %d bytes", path, maxEnvFile)
+	}
+	return data, fi, nil
 }
 
 func parseEnv(path string, data []byte) (vals map[string]string, lines map[string]int, err error) {
