@@ -19,6 +19,10 @@ import (
 // a crash's leftovers can be recognised (IsTemp) and removed.
 const TempPrefix = ".tmp-"
 
+// ErrExists says an exclusive Write found the file there with other
+// content.
+var ErrExists = errors.New("exists with other content")
+
 // IsTemp reports whether a file name is one of Write's temporary files.
 func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
 
@@ -82,7 +86,7 @@ func Write(path string, data []byte, opts Options) error {
 			}
 			old, rerr := os.ReadFile(path)
 			if rerr != nil || string(old) != string(data) {
-				return fmt.Errorf("%s exists with other content", path)
+				return fmt.Errorf("%s %w", path, ErrExists)
 			}
 		}
 	} else if err := os.Rename(tmp, path); err != nil {

@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,7 +47,7 @@ func TestWriteExclusive(t *testing.T) {
 		t.Errorf("same content again: %v", err)
 	}
 	err := Write(p, []byte("b"), opts)
-	if err == nil || !strings.Contains(err.Error(), "exists with other content") {
+	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "exists with other content") {
 		t.Errorf("other content: %v", err)
 	}
 	if got, _ := os.ReadFile(p); string(got) != "a" {

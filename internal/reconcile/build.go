@@ -67,7 +67,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 			_ = e.Journal.Done(t.Name)
 			return finish(step, cause)
 		}
-		if err := e.removeStaging(cctx, t, staging); err != nil {
+		if err := e.removeStaging(cctx, t, staging, res.BuildID); err != nil {
 			op.Step = journal.StepCleanup
 			_ = e.Journal.Put(op) // the next run finishes the clean-up
 			return finish(step, fmt.Errorf("%w (and removing staging VM %d: %v)", cause, staging, err))
@@ -88,7 +88,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 	}
 	br, err := e.Builder.Build(bctx, BuildRequest{
 		Template: t, InputsHash: a.InputsHash, BuildID: res.BuildID, StagingVMID: staging,
-		StagingName: stagingName(t.Name, staging), Description: "templated staging build " + res.BuildID,
+		StagingName: stagingName(t.Name, staging, res.BuildID), Description: fmt.Sprintf("templated staging build %s (installation %s)", res.BuildID, e.Installation),
 		LogPath: ev.LogPath(), ManifestPath: ev.ManifestPath(), Output: e.output(),
 	})
 	timedOut := errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
@@ -111,7 +111,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 		return fail(op.Step, err)
 	}
 	stamp := state.Stamp{Template: t.Name, Release: a.Release, InputsHash: a.InputsHash, BuiltAt: e.now().UTC(),
-		BuildID: res.BuildID, Commit: e.Commit, Role: state.RoleStaging}
+		BuildID: res.BuildID, Commit: e.Commit, Role: state.RoleStaging, Installation: e.Installation}
 	if err := e.Cluster.SetMeta(ctx, t.Node, staging, stamp.Description(), stamp.Tags()); err != nil {
 		return fail(op.Step, fmt.Errorf("stamp staging VM %d: %w", staging, err))
 	}
@@ -197,16 +197,23 @@ func (e *Executor) verify(ctx context.Context, t state.Template, vmid int) error
 	return nil
 }
 
-// removeStaging deletes the staging VM of t if it is there and is ours: at
-// the VMID the journal names and with the staging name or tag. Anything
-// else at that VMID is left alone.
-func (e *Executor) removeStaging(ctx context.Context, t state.Template, vmid int) error {
+// removeStaging deletes the staging VM of build buildID of t if it is
+// there and is that build's: at the VMID the journal names, with the name
+// Packer gave it for this build, and not stamped by another installation.
+// Anything else at that VMID is left alone, and the log and the ledger
+// say so: it is not this build's to clean up.
+func (e *Executor) removeStaging(ctx context.Context, t state.Template, vmid int, buildID string) error {
 	g, ok, err := e.guest(ctx, vmid)
 	if err != nil || !ok {
 		return err
 	}
-	if g.Name != stagingName(t.Name, vmid) && !g.HasTag(state.TagStaging) && !strings.HasPrefix(g.Name, "packer-") {
-		return fmt.Errorf("VMID %d holds %q, not templated's staging VM; left alone", vmid, g.Name)
+	stamp, stamped := state.StampFromTags(g.Tags)
+	if g.Name != stagingName(t.Name, vmid, buildID) || (stamped && !stamp.MadeBy(e.Installation)) {
+		why := fmt.Sprintf("VMID %d holds %q, which is not the staging VM of build %s of this installation (%s); left alone", vmid, g.Name, buildID, e.Installation)
+		e.log().WithFields(map[string]any{"template": t.Name, "vmid": vmid, "build_id": buildID, "guest": g.Name}).Warn(why)
+		_ = e.Recorder.Event(ctx, Event{Kind: "cleanup", Template: t.Name, BuildID: buildID, VMID: vmid, Step: journal.StepCleanup,
+			Result: "skipped", Detail: why})
+		return nil
 	}
 	// A failed clone takes its half-made VM with it when its lock goes.
 	return e.deleteGuest(ctx, t.Node, vmid, "delete staging")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,10 @@ type Executor struct {
 	KeepFailed bool
 	// Commit is the git commit the desired state came from (for stamps).
 	Commit string
+	// Installation names this templated installation (journal.
+	// InstallationID) in every stamp; clean-up deletes only guests whose
+	// stamp and name claim them for this installation and build.
+	Installation string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Retry is how often a swap step is tried before giving up (default 3)
@@ -280,5 +285,12 @@ func (e *Executor) retry(ctx context.Context, what string, fn func() error) erro
 }
 
 // Names templated gives the guests it makes besides the templates.
-func stagingName(t string, vmid int) string  { return fmt.Sprintf("%s-stg-%d", t, vmid) }
+// stagingName is the name Packer gives a build's staging VM. It ends in
+// the build id's random part, so that it claims the VM for one build: a
+// staging VM another build (or installation) left at the same VMID has
+// another name and is never mistaken for this one.
+func stagingName(t string, vmid int, buildID string) string {
+	return fmt.Sprintf("%s-stg-%d-%s", t, vmid, buildID[strings.LastIndexByte(buildID, '-')+1:])
+}
+
 func previousName(t string, vmid int) string { return fmt.Sprintf("%s-prev-%d", t, vmid) }

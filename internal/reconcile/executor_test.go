@@ -50,11 +50,11 @@ func (b *fakeBuilder) Build(ctx context.Context, req BuildRequest) (BuildResult,
 			return BuildResult{}, ctx.Err()
 		}
 	}
-	if err := b.fail[req.Template.Name]; err != nil {
-		return BuildResult{}, err
-	}
 	if b.onBuild != nil {
 		b.onBuild()
+	}
+	if err := b.fail[req.Template.Name]; err != nil {
+		return BuildResult{}, err
 	}
 	if req.Template.Name == b.panics {
 		panic("fake builder bug")
@@ -309,8 +309,63 @@ func TestApplyKeepFailed(t *testing.T) {
 	h.b.memory = 1024
 	h.e.KeepFailed = true
 	h.apply(t, inputs("tpl-ubuntu-22.04"))
-	if v, ok := h.c.VM(9900); !ok || v.Name != "tpl-ubuntu-22.04-stg-9900" {
+	if v, ok := h.c.VM(9900); !ok || !strings.HasPrefix(v.Name, "tpl-ubuntu-22.04-stg-9900-") {
 		t.Fatalf("--keep-failed did not keep the staging VM: %+v %v", v, ok)
+	}
+}
+
+// TestCleanupLeavesAnotherBuildsStagingVM: two installations took staging
+// VMID 9900 at once; the other one's Packer got there first and this
+// build failed. Its clean-up must not delete the other build's VM, and
+// the ledger says what it left alone.
+func TestCleanupLeavesAnotherBuildsStagingVM(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.0.0"))
+	h.e.Installation = "aaaaaaaaaaaa"
+	other := proxmoxfake.VM{VMID: 9900, Node: "pve1", Name: "tpl-ubuntu-22.04-stg-9900-0badf00d",
+		Description: "templated staging build 20261126T115959Z-0badf00d (installation bbbbbbbbbbbb)"}
+	h.b.onBuild = func() { _ = h.c.Add(other) }
+	h.b.fail["tpl-ubuntu-22.04"] = errors.New("VM 9900 already exists on node 'pve1'")
+	rep := h.apply(t, inputs("tpl-ubuntu-22.04"))
+	if len(rep.Failed()) != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if v, ok := h.c.VM(9900); !ok || v.Name != other.Name {
+		t.Fatalf("the other installation's build VM was deleted: %+v %v", v, ok)
+	}
+	if ops, _ := h.e.Journal.Pending(); len(ops) != 0 {
+		t.Errorf("a guest that is not ours kept the journal entry open: %+v", ops)
+	}
+	var skipped []Event
+	for _, ev := range h.rec.events {
+		if ev.Kind == "cleanup" && ev.Result == "skipped" {
+			skipped = append(skipped, ev)
+		}
+	}
+	if len(skipped) != 1 || !strings.Contains(skipped[0].Detail, "left alone") || skipped[0].VMID != 9900 {
+		t.Errorf("ledger events %+v: want one skipped clean-up naming 9900", h.rec.events)
+	}
+}
+
+// TestPruneLeavesAnotherInstallationsPrevious: previous versions stamped by
+// another installation are neither counted nor pruned.
+func TestPruneLeavesAnotherInstallationsPrevious(t *testing.T) {
+	h := newHarness(t, tmpl("tpl-ubuntu-22.04", 9000, "1.1.0"))
+	h.e.Installation = "aaaaaaaaaaaa"
+	h.seedTemplate(t, "tpl-ubuntu-22.04", 9000, "1.0.0", "old", now.Add(-time.Hour))
+	theirs := state.Stamp{Template: "tpl-ubuntu-22.04", Release: "0.9.0", BuiltAt: now.Add(-48 * time.Hour), Role: state.RolePrevious, Installation: "bbbbbbbbbbbb"}
+	if err := h.c.Add(proxmoxfake.VM{VMID: 9960, Node: "pve1", Name: "tpl-ubuntu-22.04-prev-9960", Template: true,
+		Tags: theirs.Tags(), Description: theirs.Description()}); err != nil {
+		t.Fatal(err)
+	}
+	rep := h.apply(t, inputs("tpl-ubuntu-22.04"))
+	if len(rep.Failed()) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if _, ok := h.c.VM(9960); !ok {
+		t.Error("another installation's previous version was pruned")
+	}
+	if _, ok := h.c.VM(9950); !ok {
+		t.Error("this installation's previous version (keep_previous 1) was not kept")
 	}
 }
 

@@ -130,7 +130,7 @@ func (e *Executor) Adopt(ctx context.Context, d *state.Desired, name string) err
 		return fmt.Errorf("adopt %s: %w", name, err)
 	}
 	s := state.Stamp{Template: t.Name, Release: "0.0.0", InputsHash: AdoptedInputs, BuiltAt: e.now().UTC(),
-		BuildID: "adopted-" + e.newBuildID(), Role: state.RoleTemplate}
+		BuildID: "adopted-" + e.newBuildID(), Role: state.RoleTemplate, Installation: e.Installation}
 	desc := s.Description()
 	if cfg.Description != "" {
 		desc = state.WithNotes(desc, "Description before adoption:\n"+cfg.Description)

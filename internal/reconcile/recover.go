@@ -63,7 +63,7 @@ func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op journal.
 	if stepOrder[op.Step] <= stepOrder[journal.StepVerifying] {
 		// Nothing was touched at the reserved VMID: abandon the build.
 		if op.Staging != 0 {
-			if err := e.removeStaging(ctx, t, op.Staging); err != nil {
+			if err := e.removeStaging(ctx, t, op.Staging, op.BuildID); err != nil {
 				record("failure", "abandoning interrupted build", err)
 				return err
 			}

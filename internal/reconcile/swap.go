@@ -129,7 +129,7 @@ func (e *Executor) keepPrevious(ctx context.Context, op *journal.Op, t state.Tem
 	if !ok {
 		stamp, _ = state.StampFromTags(cur.Tags)
 	}
-	stamp.Template, stamp.Role = t.Name, state.RolePrevious
+	stamp.Template, stamp.Role, stamp.Installation = t.Name, state.RolePrevious, e.Installation
 	if err := e.retry(ctx, "copy current template", func() error {
 		// Look first: a clone whose answer was lost may have happened.
 		if g, ok, err := e.guest(ctx, op.Previous); err != nil {
@@ -214,7 +214,7 @@ func (e *Executor) deleteGuest(ctx context.Context, node string, vmid int, what 
 // request failed (a 596, a crash) is finished rather than repeated. It
 // returns when the clone was done: from then on the VMID is occupied.
 func (e *Executor) place(ctx context.Context, t state.Template, source int, placed state.Stamp) (filled time.Time, err error) {
-	placed.Template, placed.Role = t.Name, state.RoleTemplate
+	placed.Template, placed.Role, placed.Installation = t.Name, state.RoleTemplate, e.Installation
 	filled = e.now()
 	err = e.retry(ctx, "place", func() error {
 		g, ok, err := e.guest(ctx, t.VMID)
@@ -334,7 +334,7 @@ func (e *Executor) cleanup(ctx context.Context, op *journal.Op, t state.Template
 		return err
 	}
 	if staging != 0 {
-		if err := e.removeStaging(ctx, t, staging); err != nil {
+		if err := e.removeStaging(ctx, t, staging, op.BuildID); err != nil {
 			return fmt.Errorf("remove staging VM %d: %w", staging, err)
 		}
 	}
@@ -353,9 +353,16 @@ func (e *Executor) previousVersions(ctx context.Context, t state.Template) ([]st
 	prefix := t.Name + "-prev-"
 	var out []state.Guest
 	for _, g := range guests {
-		if g.HasTag(state.TagPrevious) && g.Template && strings.HasPrefix(g.Name, prefix) {
-			out = append(out, g)
+		if !g.HasTag(state.TagPrevious) || !g.Template || !strings.HasPrefix(g.Name, prefix) {
+			continue
 		}
+		if s, _ := state.StampFromTags(g.Tags); !s.MadeBy(e.Installation) {
+			// Another installation's copy: neither kept nor pruned here.
+			e.log().WithFields(map[string]any{"template": t.Name, "vmid": g.VMID, "installation": s.Installation}).
+				Warn("previous version made by another templated installation; left alone")
+			continue
+		}
+		out = append(out, g)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, _ := state.StampFromTags(out[i].Tags)

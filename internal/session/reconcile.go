@@ -136,7 +136,7 @@ func (sess *Session) run(ctx context.Context, d *state.Desired, progress io.Writ
 	rec := newLedgerRecorder(ctx, led, set.DesiredPath, ledger.Versions{Templated: set.Version, Packer: pv, Plugins: plugins}, set.Getenv)
 	exec := &reconcile.Executor{Cluster: cluster, Builder: tools.Builder(pv), Recorder: rec, Journal: sess.journal,
 		Log: set.Log, Progress: progress, Parallel: set.Parallel, PerNode: set.PerNode, KeepFailed: set.KeepFailed,
-		Commit: rec.commit()}
+		Commit: rec.commit(), Installation: sess.installation}
 	return &run{set: set, cluster: cluster, tools: tools, inputs: inputs, rec: rec, exec: exec}, nil
 }
 

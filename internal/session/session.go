@@ -24,6 +24,9 @@ type Session struct {
 	set     Settings
 	journal *journal.Journal // nil for a reader
 	unlock  func()
+	// installation is this state directory's id (journal.InstallationID),
+	// stamped on everything the session creates.
+	installation string
 
 	mu      sync.Mutex
 	cluster reconcile.Cluster
@@ -60,6 +63,10 @@ func Open(ctx context.Context, s Settings) (*Session, error) {
 		return nil, err
 	}
 	sess.journal, sess.unlock = j, unlock
+	if sess.installation, err = journal.InstallationID(sess.set.StateDir); err != nil {
+		unlock()
+		return nil, err
+	}
 	led, err := OpenLedger(ctx, sess.set)
 	if err != nil {
 		unlock()

@@ -122,10 +122,15 @@ func TestReconcileBuildsEverythingMissing(t *testing.T) {
 	if !res.Observed || observed.Summary.Create != len(h.d.Templates) || len(res.Report.Failed()) != 0 {
 		t.Fatalf("observed %+v, report %+v", observed.Summary, res.Report)
 	}
+	id, err := journal.InstallationID(h.set.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tp := range h.d.Templates {
 		vm, ok := h.c.VM(tp.VMID)
-		if !ok || !vm.Template {
-			t.Errorf("%s: no template at %d", tp.Name, tp.VMID)
+		stamp, _ := state.StampFromTags(vm.Tags)
+		if !ok || !vm.Template || stamp.Installation != id {
+			t.Errorf("%s: at %d %+v, want a template stamped by installation %s", tp.Name, tp.VMID, vm, id)
 		}
 	}
 	dec := h.entries(t, ledger.KindDecision)

@@ -20,6 +20,7 @@ import (
 //	tpl-rel-<release>         the desired release, e.g. tpl-rel-1.0.0
 //	tpl-in-<12 hex>           first 12 hex digits of the inputs hash
 //	tpl-at-<yyyymmddThhmmssZ> build time, UTC, lower-case: tpl-at-20261126t120304z
+//	tpl-by-<installation>     the templated installation that made it (its id, 12 hex)
 //	templated-staging         a build not yet swapped in (crash recovery finds these)
 //	templated-previous        an earlier version kept for rollback
 //
@@ -30,8 +31,12 @@ import (
 //	release: 1.0.0
 //	inputs: sha256:<64 hex>
 //	built: 2026-11-26T12:03:04Z
-//	build-id: 20261126T120304Z-tpl-ubuntu-22.04-1a2b
+//	build-id: 20261126T120304Z-1a2b3c4d
+//	installation: 0f1e2d3c4b5a
 //	commit: <git commit or "unknown">
+//
+// Nothing secret is ever stamped: the installation id is a random name for
+// a state directory, not a credential.
 const (
 	TagOwner    = "templated"
 	TagStaging  = "templated-staging"
@@ -40,6 +45,7 @@ const (
 	tagRelease = "tpl-rel-"
 	tagInputs  = "tpl-in-"
 	tagBuilt   = "tpl-at-"
+	tagBy      = "tpl-by-"
 
 	// InputsTagLen is how many hex digits of the inputs hash the tag keeps.
 	InputsTagLen = 12
@@ -66,6 +72,9 @@ type Stamp struct {
 	BuildID    string
 	Commit     string
 	Role       Role
+	// Installation is the id of the templated installation (state
+	// directory) that made the guest; clean-up deletes only its own.
+	Installation string
 }
 
 // Tags returns the tags that carry s, plus extra tags, normalised as PVE
@@ -86,6 +95,9 @@ func (s Stamp) Tags(extra ...string) []string {
 	}
 	if !s.BuiltAt.IsZero() {
 		tags = append(tags, tagBuilt+strings.ToLower(s.BuiltAt.UTC().Format(tagTime)))
+	}
+	if s.Installation != "" {
+		tags = append(tags, tagBy+tagSafe(s.Installation))
 	}
 	return NormalizeTags(tags)
 }
@@ -109,6 +121,7 @@ func (s Stamp) Description() string {
 		line("built", s.BuiltAt.UTC().Format(time.RFC3339))
 	}
 	line("build-id", s.BuildID)
+	line("installation", s.Installation)
 	line("commit", s.Commit)
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -135,6 +148,8 @@ func StampFromTags(tags []string) (s Stamp, ok bool) {
 			if at, err := time.Parse(tagTime, strings.TrimPrefix(t, tagBuilt)); err == nil {
 				s.BuiltAt = at.UTC()
 			}
+		case strings.HasPrefix(t, tagBy):
+			s.Installation = strings.TrimPrefix(t, tagBy)
 		}
 	}
 	return s, ok
@@ -171,6 +186,8 @@ func StampFromDescription(desc string) (s Stamp, ok bool) {
 			}
 		case "build-id":
 			s.BuildID = v
+		case "installation":
+			s.Installation = v
 		case "commit":
 			s.Commit = v
 		}
@@ -185,7 +202,8 @@ func ForeignTags(tags []string) []string {
 	for _, t := range tags {
 		switch {
 		case t == TagOwner, t == TagStaging, t == TagPrevious,
-			strings.HasPrefix(t, tagRelease), strings.HasPrefix(t, tagInputs), strings.HasPrefix(t, tagBuilt):
+			strings.HasPrefix(t, tagRelease), strings.HasPrefix(t, tagInputs), strings.HasPrefix(t, tagBuilt),
+			strings.HasPrefix(t, tagBy):
 		default:
 			out = append(out, t)
 		}
@@ -211,6 +229,13 @@ func WithNotes(desc, notes string) string {
 		return desc
 	}
 	return desc + "\n\n" + notes
+}
+
+// MadeBy reports whether a stamp names installation as its maker. A stamp
+// without an installation (made before templated recorded one) counts as
+// every installation's.
+func (s Stamp) MadeBy(installation string) bool {
+	return s.Installation == "" || s.Installation == tagSafe(installation)
 }
 
 // SameInputs reports whether the inputs hash a stamp carries (full, or the

@@ -12,6 +12,7 @@ func TestStampRoundTrip(t *testing.T) {
 		Template: "tpl-ubuntu-22.04", Release: "1.2.0-RC.1", Role: RoleStaging,
 		InputsHash: "3f5e9a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddee",
 		BuiltAt:    time.Date(2026, 11, 26, 12, 3, 4, 0, time.UTC), BuildID: "b-1", Commit: "abc123",
+		Installation: "0f1e2d3c4b5a",
 	}
 	tags := s.Tags("extra")
 	pveTag := regexp.MustCompile(`^[a-z0-9_][a-z0-9_\-+.]*$`)
@@ -24,7 +25,8 @@ func TestStampRoundTrip(t *testing.T) {
 		t.Errorf("tags %v are not in PVE's normal form", tags)
 	}
 	got, ok := StampFromTags(tags)
-	if !ok || got.Release != "1.2.0-rc.1" || got.InputsHash != s.InputsHash[:12] || !got.BuiltAt.Equal(s.BuiltAt) || got.Role != RoleStaging {
+	if !ok || got.Release != "1.2.0-rc.1" || got.InputsHash != s.InputsHash[:12] || !got.BuiltAt.Equal(s.BuiltAt) || got.Role != RoleStaging ||
+		got.Installation != s.Installation {
 		t.Fatalf("from tags: %+v ok=%v", got, ok)
 	}
 	if !SameInputs(got.InputsHash, s.InputsHash) || SameInputs(got.InputsHash, "ffff"+s.InputsHash[4:]) {
@@ -71,5 +73,18 @@ func TestForeignTagsAndNotes(t *testing.T) {
 	}
 	if DescriptionNotes("hand-written\n\nmore") != "" || DescriptionNotes(s.Description()) != "" {
 		t.Fatal("notes found where there are none")
+	}
+}
+
+func TestStampMadeBy(t *testing.T) {
+	mine := Stamp{Installation: "0f1e2d3c4b5a"}
+	if !mine.MadeBy("0f1e2d3c4b5a") || mine.MadeBy("aaaaaaaaaaaa") {
+		t.Error("MadeBy does not tell installations apart")
+	}
+	if !(Stamp{}).MadeBy("aaaaaaaaaaaa") {
+		t.Error("a stamp from before installation ids must count as every installation's")
+	}
+	if got := ForeignTags(mine.Tags("golden")); !reflect.DeepEqual(got, []string{"golden"}) {
+		t.Errorf("ForeignTags = %v: the installation tag is templated's own", got)
 	}
 }
