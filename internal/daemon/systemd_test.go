@@ -109,6 +109,29 @@ func TestUnitSettings(t *testing.T) {
 	}
 }
 
+// TestUnitPassesEnvFileAndKey: the unit hands templated its env file and
+// signing key as credentials and names both, so that templated reads the
+// file itself (mode check, file:line errors, never a .env in the working
+// tree) and never looks for the key elsewhere.
+func TestUnitPassesEnvFileAndKey(t *testing.T) {
+	u := readUnit(t, unitPath)
+	if v := u["EnvironmentFile"]; len(v) != 0 {
+		t.Errorf("EnvironmentFile=%v: templated must read its env file itself", v)
+	}
+	creds := u["LoadCredential"]
+	for _, want := range []string{"templated.env:/etc/templated/templated.env", "ledger.key:/etc/templated/ledger.key"} {
+		if !slices.Contains(creds, want) {
+			t.Errorf("LoadCredential lacks %s: %q", want, creds)
+		}
+	}
+	env := strings.Join(u["Environment"], " ")
+	for _, want := range []string{"TEMPLATED_ENV_FILE=%d/templated.env", "TEMPLATED_LEDGER_KEY=%d/ledger.key"} {
+		if !slices.Contains(strings.Fields(env), want) {
+			t.Errorf("Environment lacks %s: %q", want, env)
+		}
+	}
+}
+
 var exposureRE = regexp.MustCompile(`Overall exposure level for templated\.service: (\d+\.\d+)`)
 
 // TestUnitSecurityExposure asks systemd-analyze to rate the unit and wants
