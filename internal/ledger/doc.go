@@ -9,6 +9,7 @@
 //	ledger/checkpoint              latest signed checkpoint (C2SP signed note)
 //	ledger/checkpoints/<N>.note    every checkpoint ever signed, write-once
 //	ledger/quarantine/             torn tails moved aside by repair
+//	ledger/tree.hashes             the writer's Merkle tree cache (not evidence)
 //	ledger/ledger.vkey             the public verifier key (a hint only)
 //	ledger/LOCK                    flock: one writer at a time
 //	<template>/<build-id>/         packer.log, packer-manifest.json,
@@ -19,8 +20,13 @@
 // The entries form an RFC 6962 Merkle tree (golang.org/x/mod/sumdb/tlog);
 // every Append signs a checkpoint over the whole tree, so a kill -9 can leave
 // at most one unsealed line, which Open (or Repair) seals and records.
-// Verify checks everything offline; Prove and CheckProof produce and check
-// C2SP tlog-proof inclusion proofs for auditors.
+// Open is O(1) in the ledger's length when the ledger is as a clean
+// shutdown left it: it checks the newest checkpoint, the last entry and a
+// consistency proof from the checkpoint this host verified last
+// (VerifiedFileName, in Options.StateDir), and falls back to the full check
+// otherwise. Verify checks everything offline; (*Ledger).VerifyHistory is
+// the same for a daemon's scheduled background check. Prove and CheckProof
+// produce and check C2SP tlog-proof inclusion proofs for auditors.
 //
 // The signing key never lives in the evidence tree: see DefaultKeyPath.
 package ledger

@@ -50,6 +50,14 @@ type Options struct {
 	// BuilderID is the SLSA builder.id in provenance; default
 	// "urn:templated:builder:<hostname>".
 	BuilderID string
+	// StateDir keeps VerifiedFileName, the newest checkpoint this host
+	// verified, which Open requires the ledger to extend. Empty keeps it
+	// in the ledger directory, where wiping the ledger wipes it too: the
+	// daemon passes its own state directory.
+	StateDir string
+	// Witnesses tune how checkpoints are sent to the configured witnesses
+	// (see WitnessOptions).
+	Witnesses WitnessOptions
 }
 
 // Ledger is the single writer of one evidence root. Its methods are safe for
@@ -66,7 +74,7 @@ type Ledger struct {
 	f        *os.File // entries.jsonl, O_APPEND
 	n        int64    // entries written
 	last     tlog.Hash
-	store    hashStore
+	tree     *treeFile
 	lastNote []byte
 	poisoned error
 	sync     func(*os.File) error // fsync; tests inject failures
@@ -165,6 +173,12 @@ func Init(dir, vkey string) error {
 // Open takes the writer lock, checks the ledger and repairs crash damage
 // (recording a ledger.repair entry). It fails with *TamperError if the ledger
 // shows tampering, and with ErrLocked if another writer holds it.
+//
+// A ledger a clean shutdown left is opened in time independent of its
+// length (see quickOpen): the newest checkpoint, the last entry and a
+// consistency proof from the checkpoint this host verified last. Anything
+// else (crash damage, tampering, a stale tree cache) gets the full check of
+// entries and checkpoints. Verify checks the whole history.
 func Open(ctx context.Context, opts Options) (*Ledger, error) {
 	opts.defaults()
 	if err := keyOutsideDir(opts.Dir, opts.KeyFile); err != nil {
@@ -183,14 +197,29 @@ func Open(ctx context.Context, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := l.recover(ctx); err != nil {
+	if err := l.open(ctx); err != nil {
 		if l.f != nil {
 			l.f.Close()
 		}
+		l.tree.Close()
 		l.lockF.Close()
 		return nil, err
 	}
+	l.startWitnesses()
 	return l, nil
+}
+
+func (l *Ledger) open(ctx context.Context) error {
+	host, err := l.hostCheckpoint()
+	if err != nil {
+		return err
+	}
+	if !l.quickOpen(host) {
+		if err := l.recover(ctx, host); err != nil {
+			return err
+		}
+	}
+	return l.saveVerified(l.lastNote)
 }
 
 func (l *Ledger) path(elem ...string) string {
@@ -199,9 +228,9 @@ func (l *Ledger) path(elem ...string) string {
 
 // recover analyses the ledger, repairs crash damage and loads the writer
 // state. It runs with the lock held.
-func (l *Ledger) recover(ctx context.Context) error {
+func (l *Ledger) recover(ctx context.Context, host []TrustedCheckpoint) error {
 	keys := []trustedKey{mustTrusted(l.key.vkey)}
-	a, err := analyze(l.dir, keys, nil)
+	a, err := analyze(l.dir, keys, host)
 	if err != nil {
 		return err
 	}
@@ -213,7 +242,7 @@ func (l *Ledger) recover(ctx context.Context) error {
 		return fmt.Errorf("repair ledger: %w", err)
 	}
 	if rep != nil { // files changed: look again
-		if a, err = analyze(l.dir, keys, nil); err != nil {
+		if a, err = analyze(l.dir, keys, host); err != nil {
 			return err
 		}
 		if st := a.report.Status(); st == StatusTampered {
@@ -253,24 +282,35 @@ func (l *Ledger) recover(ctx context.Context) error {
 
 // load sets the writer state from a clean (or only unsealed) analysis.
 func (l *Ledger) load(a *analysis) error {
-	f, err := os.OpenFile(l.path(entriesName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := l.openEntries()
 	if err != nil {
-		return fmt.Errorf("open entries: %w", err)
-	}
-	// A newly created entries file must survive a crash before the first
-	// checkpoint names it: make its directory entry durable now.
-	if err := atomicfile.SyncDir(l.path()); err != nil {
-		f.Close()
 		return err
 	}
 	l.f = f
+	if l.tree, err = rebuildTreeFile(l.path(treeName), a.scan.store.h); err != nil {
+		return err
+	}
 	l.n = int64(len(a.scan.lines))
-	l.store = a.scan.store
 	if l.n > 0 {
 		l.last = a.scan.lines[l.n-1].leaf
 	}
 	l.lastNote = a.current
 	return nil
+}
+
+// openEntries opens entries.jsonl for appending, creating it durably.
+func (l *Ledger) openEntries() (*os.File, error) {
+	f, err := os.OpenFile(l.path(entriesName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open entries: %w", err)
+	}
+	// A newly created entries file must survive a crash before the first
+	// checkpoint names it: make its directory entry durable now.
+	if err := atomicfile.SyncDir(l.path()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Append writes e as the next entry and signs a checkpoint covering it. It
@@ -311,7 +351,7 @@ func (l *Ledger) Append(ctx context.Context, e Entry) (uint64, error) {
 		return 0, fmt.Errorf("%w: %w", ErrPoisoned, err)
 	}
 	leaf := tlog.RecordHash(line)
-	if err := l.store.add(l.n, leaf); err != nil {
+	if err := l.tree.add(l.n, leaf); err != nil {
 		l.poisoned = err
 		return 0, err
 	}
@@ -347,7 +387,7 @@ func (l *Ledger) writeLine(line []byte) error {
 // checkpoint signs the tree of all l.n entries, archives the note
 // (write-once) and then publishes it as ledger/checkpoint.
 func (l *Ledger) checkpoint() error {
-	root, err := l.store.root(l.n)
+	root, err := l.tree.root(l.n)
 	if err != nil {
 		return fmt.Errorf("tree hash: %w", err)
 	}
@@ -362,6 +402,7 @@ func (l *Ledger) checkpoint() error {
 		return err
 	}
 	l.lastNote = msg
+	l.notifyWitnesses(msg, l.n)
 	return nil
 }
 
@@ -398,14 +439,22 @@ func (l *Ledger) Len() int64 {
 }
 
 // Close releases the entries file and the writer lock.
+// Before closing it sends the newest checkpoint to witnesses that lack it,
+// for at most WitnessOptions.CloseWait, and records the newest checkpoint
+// as verified by this host.
 func (l *Ledger) Close() error {
+	l.stopWitnesses()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
 	if l.f != nil {
+		if l.poisoned == nil {
+			errs = append(errs, l.saveVerified(l.lastNote))
+		}
 		errs = append(errs, l.f.Close())
 		l.f = nil
 	}
+	errs = append(errs, l.tree.Close())
 	if l.lockF != nil {
 		errs = append(errs, l.lockF.Close())
 		l.lockF = nil
