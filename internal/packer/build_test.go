@@ -179,6 +179,10 @@ func TestBuildSuccess(t *testing.T) {
 
 func TestBuildEnvironmentIsMinimal(t *testing.T) {
 	t.Setenv("TEMPLATED_UNRELATED", "leak")
+	// The ledger signing key's place never reaches Packer (systemd's
+	// LoadCredential= puts it under $CREDENTIALS_DIRECTORY).
+	t.Setenv("TEMPLATED_LEDGER_KEY", "/etc/templated/ledger.key")
+	t.Setenv("CREDENTIALS_DIRECTORY", "/run/credentials/templated.service")
 	t.Setenv("PACKER_PLUGIN_PATH", "/plugins")
 	r := fakeRunner(t)
 	r.Env = nil               // the allow-list from our own environment
@@ -190,8 +194,10 @@ func TestBuildEnvironmentIsMinimal(t *testing.T) {
 	if !slices.Contains(env, "PACKER_PLUGIN_PATH=/plugins") {
 		t.Errorf("PACKER_PLUGIN_PATH not passed: %q", env)
 	}
-	if slices.Contains(env, "TEMPLATED_UNRELATED=leak") {
-		t.Errorf("variable outside the allow-list passed: %q", env)
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "TEMPLATED_") || strings.HasPrefix(kv, "CREDENTIALS_DIRECTORY=") {
+			t.Errorf("variable outside the allow-list passed: %q", kv)
+		}
 	}
 	if slices.Contains(env, "PACKER_LOG=1") {
 		t.Errorf("PACKER_LOG set without LogPath")
