@@ -95,7 +95,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var ln net.Listener
 	if d.opts.Listen != "" {
 		var err error
-		if ln, err = net.Listen("tcp", d.opts.Listen); err != nil {
+		if ln, err = listenLoopback(d.opts.Listen); err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
 		d.mu.Lock()
@@ -119,7 +119,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var srv *http.Server
 	if ln != nil {
-		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		srv = newHTTPServer(d.Handler())
 		wg.Go(func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.WithError(err).Error("http listener stopped")
