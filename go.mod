@@ -3,6 +3,7 @@ module templated
 go 1.26.0
 
 require (
+	filippo.io/torchwood v0.6.1
 	github.com/Telmate/proxmox-api-go v0.0.0-20260201220834-d1b91f64e60f
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/fsnotify/fsnotify v1.10.1

@@ -78,6 +78,7 @@ type Ledger struct {
 	lastNote []byte
 	poisoned error
 	sync     func(*os.File) error // fsync; tests inject failures
+	witness  *witnessSender       // nil without witnesses
 }
 
 // ErrPoisoned is wrapped by every Append after a write or fsync failed: the

@@ -39,31 +39,39 @@ func (f Finding) String() string { return fmt.Sprintf("%s: %s: %s", f.Severity, 
 
 // Report is what Verify found.
 type Report struct {
-	Dir         string    `json:"dir"`
-	Origin      string    `json:"origin,omitempty"`
-	Entries     int64     `json:"entries"`
-	Sealed      int64     `json:"sealed"` // size of the latest valid checkpoint
-	Checkpoints int       `json:"checkpoints"`
-	Evidence    int       `json:"evidence_files"`
-	Envelopes   int       `json:"dsse_envelopes"`
-	Trusted     int       `json:"trusted_checkpoints"`
-	Findings    []Finding `json:"findings"`
+	Dir         string `json:"dir"`
+	Origin      string `json:"origin,omitempty"`
+	Entries     int64  `json:"entries"`
+	Sealed      int64  `json:"sealed"` // size of the latest valid checkpoint
+	Checkpoints int    `json:"checkpoints"`
+	Evidence    int    `json:"evidence_files"`
+	Envelopes   int    `json:"dsse_envelopes"`
+	Trusted     int    `json:"trusted_checkpoints"`
+	// Cosignatures counts witnesses with a valid cosignature on the newest
+	// checkpoint, when witnesses were checked (WitnessCheck).
+	Cosignatures      int       `json:"witness_cosignatures,omitempty"`
+	WitnessesRequired int       `json:"witnesses_required,omitempty"`
+	Findings          []Finding `json:"findings"`
 }
 
 func (r *Report) add(sev Severity, where, format string, args ...any) {
 	r.Findings = append(r.Findings, Finding{Severity: sev, Where: where, Message: fmt.Sprintf(format, args...)})
 }
 
-// Status is tampered if any finding is, else repairable if any is crash
-// damage, else intact.
+// Status is tampered if any finding is, else unwitnessed if a witness
+// requirement failed, else repairable if any is crash damage, else intact.
 func (r *Report) Status() Status {
 	st := StatusIntact
 	for _, f := range r.Findings {
 		switch f.Severity {
 		case SeverityTamper:
 			return StatusTampered
+		case SeverityUnwitnessed:
+			st = StatusUnwitnessed
 		case SeverityCrash:
-			st = StatusRepairable
+			if st == StatusIntact {
+				st = StatusRepairable
+			}
 		}
 	}
 	return st
@@ -76,6 +84,8 @@ func (r *Report) ExitCode() int {
 		return 1
 	case StatusRepairable:
 		return 2
+	case StatusUnwitnessed:
+		return 4
 	}
 	return 0
 }
@@ -95,6 +105,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		r.Dir, r.Origin, r.Entries, r.Sealed, r.Checkpoints, r.Trusted, r.Evidence, r.Envelopes)
 	if err != nil {
 		return err
+	}
+	if r.WitnessesRequired > 0 || r.Cosignatures > 0 {
+		if _, err := fmt.Fprintf(w, "  witness cosignatures on the newest checkpoint: %d (required: %d)\n", r.Cosignatures, r.WitnessesRequired); err != nil {
+			return err
+		}
 	}
 	for _, f := range r.Findings {
 		if _, err := fmt.Fprintf(w, "  %s\n", f); err != nil {

@@ -32,6 +32,9 @@ type VerifyOptions struct {
 	TrustedCheckpoints []TrustedCheckpoint
 	// SkipEvidence skips evidence files and DSSE envelopes.
 	SkipEvidence bool
+	// Witnesses, when set, also checks witness cosignatures (and asks the
+	// witnesses unless Offline): see WitnessCheck.
+	Witnesses *WitnessCheck
 }
 
 // Verify checks a ledger offline: every line (strict JSON, seq, prev chain),
@@ -71,6 +74,11 @@ func Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
 	if !opts.SkipEvidence {
 		if err := a.checkEvidence(ctx, opts.Dir, keys); err != nil {
 			return nil, err
+		}
+	}
+	if opts.Witnesses != nil {
+		if err := a.checkWitnesses(ctx, opts.Dir, *opts.Witnesses); err != nil {
+			return nil, fmt.Errorf("check witnesses: %w", err)
 		}
 	}
 	if hinted {
