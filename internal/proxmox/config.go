@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"templated/internal/atomicfile"
 )
 
 // Environment variable names of the .env format (see doc.go).
@@ -108,7 +110,7 @@ func LoadConfig(envFile string, getenv func(string) string) (Config, error) {
 		// systemd's LoadCredential=proxmox-token-secret:... puts the
 		// secret in a file only this service can read.
 		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
-			b, _, err := readRegular(filepath.Join(dir, CredentialTokenSecret))
+			b, _, err := atomicfile.ReadRegular(filepath.Join(dir, CredentialTokenSecret), maxEnvFile)
 			switch {
 			case err == nil:
 				vals[EnvTokenSecret] = strings.TrimSpace(string(b))

@@ -5,13 +5,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
+
+	"templated/internal/atomicfile"
 )
 
 // ErrInsecureEnvFile is returned when an env file that holds the token
@@ -33,7 +31,7 @@ var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // PROXMOX_ namespace are ignored; unknown PROXMOX_ keys are errors, so a
 // typo does not silently drop a setting. lines maps each key to its line.
 func readEnvFile(path string) (vals map[string]string, lines map[string]int, err error) {
-	data, fi, err := readRegular(path)
+	data, fi, err := atomicfile.ReadRegular(path, maxEnvFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read env file: %w", err)
 	}
@@ -52,36 +50,6 @@ func readEnvFile(path string) (vals map[string]string, lines map[string]int, err
 			path, perm, strings.Join(set, " and "), path, ErrInsecureEnvFile)
 	}
 	return vals, lines, nil
-}
-
-// readRegular reads a regular file (or a symlink to one) of at most
-// maxEnvFile bytes. Anything else is refused before it is read: opening
-// with O_NONBLOCK keeps a FIFO from blocking, and the mode comes from the
-// descriptor read, not from a second lookup of the path.
-func readRegular(path string) ([]byte, fs.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	if fi.Size() > maxEnvFile {
-		return nil, nil, fmt.Errorf("%s is larger than %d bytes", path, maxEnvFile)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxEnvFile+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(data) > maxEnvFile {
-		return nil, nil, fmt.Errorf("%s is larger than %d bytes", path, maxEnvFile)
-	}
-	return data, fi, nil
 }
 
 func parseEnv(path string, data []byte) (vals map[string]string, lines map[string]int, err error) {
