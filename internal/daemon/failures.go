@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"time"
 
+	"templated/internal/atomicfile"
 	"templated/internal/state"
 )
 
@@ -155,7 +155,7 @@ func copySuspensions(m map[string]*Suspension) map[string]Suspension {
 
 // fileSHA256 is the hex sha256 of the file at path ("" if unreadable).
 func fileSHA256(path string) string {
-	data, err := os.ReadFile(path)
+	data, _, err := atomicfile.ReadRegular(path, state.MaxFileSize+1)
 	if err != nil {
 		return ""
 	}

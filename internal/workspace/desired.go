@@ -1,13 +1,14 @@
 package workspace
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
+	"templated/internal/atomicfile"
 	"templated/internal/state"
 )
 
@@ -27,21 +28,11 @@ func LoadDesired(path string) (*state.Desired, error) {
 // regular file (or a symlink to one) is read: a FIFO or a device would
 // block or never end.
 func LoadDesiredFrom(path, root string) (*state.Desired, error) {
-	// O_NONBLOCK: opening a FIFO without a writer returns at once, so the
-	// check below can refuse it instead of hanging in open.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	data, _, err := atomicfile.ReadRegular(path, state.MaxFileSize+1)
 	if err != nil {
 		return nil, fmt.Errorf("read desired state: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read desired state: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("read desired state: %s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	return state.Parse(f, path, state.ParseOptions{PackerRoot: root, Workspace: Dir(root)})
+	return state.Parse(bytes.NewReader(data), path, state.ParseOptions{PackerRoot: root, Workspace: Dir(root)})
 }
 
 // Dir is a Packer workspace on the file system, as state.Parse asks about
