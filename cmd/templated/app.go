@@ -14,6 +14,7 @@ import (
 	"templated/internal/packer"
 	"templated/internal/plan"
 	"templated/internal/proxmox"
+	"templated/internal/redact"
 	"templated/internal/session"
 	"templated/internal/state"
 	"templated/internal/workspace"
@@ -40,6 +41,9 @@ type common struct {
 	killGrace time.Duration
 
 	log logrus.FieldLogger
+	// secrets are kept out of every log line (the logger's redact.Hook)
+	// once the connection settings are read.
+	secrets redact.Secrets
 }
 
 func (c *common) register(fs *flag.FlagSet, env *cmdEnv) {
@@ -81,6 +85,7 @@ func (c *common) logger() (logrus.FieldLogger, error) {
 	default:
 		return nil, &usageError{msg: fmt.Sprintf("-log-format %q: want text or json", c.logFormat)}
 	}
+	l.AddHook(redact.Hook{Secrets: &c.secrets})
 	c.log = l
 	return l, nil
 }
@@ -119,6 +124,9 @@ func (c *common) settings() (session.Settings, error) {
 	}
 	conn, err := c.connection()
 	if err != nil {
+		return session.Settings{}, err
+	}
+	if err := c.secrets.Add("PROXMOX_TOKEN_SECRET", conn.TokenSecret.Reveal()); err != nil {
 		return session.Settings{}, err
 	}
 	return session.Settings{DesiredPath: c.desired, StateDir: c.stateDir, EvidenceDir: c.evidence,

@@ -1,9 +1,11 @@
-// Package atomicfile owns durable writes of small files: a write that a
-// crash leaves either wholly old or wholly new (temporary file, fsync,
-// rename or link, fsync of the directory), the directory fsync itself, and
-// a flock'ed read-modify-write of a shared state file. The ledger, the
-// journal, the daemon and the simulator all write through it; it knows
-// nothing of what the files hold.
+// Package atomicfile owns how templated reads and writes its small files:
+// a durable write that a crash leaves either wholly old or wholly new
+// (temporary file, fsync, rename or link, fsync of the directory), the
+// directory fsync itself, a flock'ed read-modify-write of a shared state
+// file, and a bounded read that takes regular files only (never blocking
+// on a FIFO). The ledger, the journal, the daemon, the workspace, the
+// Proxmox settings and the simulator all go through it; it knows nothing
+// of what the files hold.
 package atomicfile
 
 import (

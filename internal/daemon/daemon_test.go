@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"templated/internal/redact"
 	"templated/internal/state"
 )
 
@@ -801,6 +802,40 @@ func TestReconcilePanicIsAFailedRun(t *testing.T) {
 		}
 		if ok, _ := h.d.ready(time.Now()); !ok {
 			t.Fatal("not ready after a good run that followed the panic")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	})
+}
+
+// TestRejectionErrorBounded: however long a desired file's error, what it
+// brings into /status (and the log and the ledger) is bounded.
+func TestRejectionErrorBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(o *Options) {
+			o.Load = func(path string) (*state.Desired, error) {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return nil, err
+				}
+				if strings.Contains(string(data), "HUGE") {
+					return nil, errors.New(strings.Repeat("templates[0].x: unknown key\n", 200000))
+				}
+				return loadTestDesired(path)
+			}
+		}, tplA)
+		h.start()
+		synctest.Wait()
+		if err := os.WriteFile(h.path, []byte("HUGE"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.change()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		r := h.d.Status().Desired.Rejected
+		if r == nil || len(r.Error) > redact.MaxErrorText+100 || !strings.HasSuffix(r.Error, "more bytes)") {
+			t.Fatalf("status rejection of %d bytes", len(r.Error))
 		}
 		if err := h.stop(); err != nil {
 			t.Fatalf("Run = %v", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"templated/internal/redact"
 	"templated/internal/state"
 )
 
@@ -34,6 +35,9 @@ func (d *Daemon) reloadDesired(ctx context.Context, force bool) (rejected bool) 
 	}
 	des, err := d.load(path)
 	if err != nil {
+		// However hostile the file, what its error brings into the log, the
+		// ledger and /status is bounded.
+		err = redact.BoundError(err, redact.MaxErrorText)
 		d.met.reloads.WithLabelValues(resultFailure).Inc()
 		if d.rejectedBefore(sum, err) {
 			d.log.WithField("sha256", sum).Warn("desired file still invalid")

@@ -23,6 +23,7 @@ var rules = map[string][]string{
 	"reconcile":           {"journal", "plan", "state", "atomicfile"}, // the planner and executor never see Proxmox's API
 	"daemon":              {"state", "atomicfile"},                    // the loop knows nothing of how a run is made
 	"builder":             {"packer", "reconcile", "workspace", "journal", "plan", "state", "atomicfile"},
+	"lease":               {"proxmox", "state", "atomicfile"}, // the cluster lease, held in Proxmox through the adapter (and what it imports)
 	"session":             {"*"},
 	"layering":            {},
 	"proxmox/proxmoxfake": {"proxmox", "state"},

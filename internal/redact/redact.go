@@ -125,3 +125,25 @@ func Bound(text string, max int) string {
 	}
 	return fmt.Sprintf("%s… (%d more bytes)", text[:n], len(text)-n)
 }
+
+// MaxErrorText is how much of one error reaches a log line, a ledger
+// entry or /status.
+const MaxErrorText = 16 << 10
+
+// BoundError returns err with its text cut to max bytes by Bound; errors.Is
+// and errors.As still see the original. Short errors are returned as they
+// are.
+func BoundError(err error, max int) error {
+	if err == nil || len(err.Error()) <= max {
+		return err
+	}
+	return &boundedError{msg: Bound(err.Error(), max), err: err}
+}
+
+type boundedError struct {
+	msg string
+	err error
+}
+
+func (e *boundedError) Error() string { return e.msg }
+func (e *boundedError) Unwrap() error { return e.err }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -76,5 +77,17 @@ func TestHook(t *testing.T) {
 	}
 	if shared.Data["url"] != "https://u:"+secret+"@h" {
 		t.Error("the hook changed the shared entry's fields in place")
+	}
+}
+
+func TestBoundError(t *testing.T) {
+	base := errors.New(strings.Repeat("problem\n", 100000))
+	err := BoundError(fmt.Errorf("load: %w", base), 1000)
+	if len(err.Error()) > 1100 || !errors.Is(err, base) {
+		t.Errorf("%d bytes, Is %v", len(err.Error()), errors.Is(err, base))
+	}
+	short := errors.New("short")
+	if BoundError(short, 1000) != short || BoundError(nil, 10) != nil {
+		t.Error("short or nil errors must pass unchanged")
 	}
 }

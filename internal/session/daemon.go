@@ -13,6 +13,7 @@ import (
 	"templated/internal/plan"
 	"templated/internal/proxmox"
 	"templated/internal/reconcile"
+	"templated/internal/redact"
 )
 
 // DaemonReconciler runs the daemon's reconciles through a Session: it is
@@ -82,7 +83,7 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 		if res, ok := results[a.Template]; ok {
 			t.Duration = res.Duration
 			if res.Err != nil {
-				t.Build, t.Error = daemon.BuildFailure, res.Err.Error()
+				t.Build, t.Error = daemon.BuildFailure, redact.Bound(res.Err.Error(), redact.MaxErrorText)
 				if IsClusterError(res.Err) {
 					out.APIErrors++
 				}
@@ -139,7 +140,7 @@ func IsClusterError(err error) bool {
 
 // RecordRejected implements daemon.Ledger.
 func (r *DaemonReconciler) RecordRejected(ctx context.Context, path, sha string, err error) error {
-	return r.append(ctx, ledger.Entry{Kind: ledger.KindDesiredRejected, Result: "rejected", Error: err.Error(),
+	return r.append(ctx, ledger.Entry{Kind: ledger.KindDesiredRejected, Result: "rejected", Error: redact.Bound(err.Error(), redact.MaxErrorText),
 		Desired: &ledger.Desired{File: path, SHA256: sha}})
 }
 

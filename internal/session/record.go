@@ -11,6 +11,7 @@ import (
 	"templated/internal/ledger"
 	"templated/internal/plan"
 	"templated/internal/reconcile"
+	"templated/internal/redact"
 	"templated/internal/state"
 )
 
@@ -124,7 +125,7 @@ func (r *ledgerRecorder) Event(ctx context.Context, ev reconcile.Event) error {
 		}
 	}
 	e := ledger.Entry{Kind: ledger.Kind(ev.Kind), Template: ev.Template, BuildID: ev.BuildID, Step: string(ev.Step),
-		Result: ev.Result, Error: ev.Error}
+		Result: ev.Result, Error: redact.Bound(ev.Error, redact.MaxErrorText)}
 	if ev.Detail != "" || ev.VMID != 0 {
 		e.Detail = map[string]string{}
 		if ev.Detail != "" {
@@ -153,7 +154,7 @@ func (e *evidence) Finish(ctx context.Context, b reconcile.BuildRecord, buildErr
 		InputsSHA256: b.InputsHash, Git: e.r.git, CI: &e.r.ci, Versions: &e.r.versions, Proxmox: base.Proxmox,
 		StartedAt: b.Started, FinishedAt: b.Finished}
 	if buildErr != nil {
-		info.Error = buildErr.Error()
+		info.Error = redact.Bound(buildErr.Error(), redact.MaxErrorText)
 	}
 	entry, err := e.ev.Finish(ctx, info)
 	if err != nil {
