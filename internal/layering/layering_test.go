@@ -12,21 +12,22 @@ import (
 // cmd/ must be listed, so that a new one gets a rule.
 var rules = map[string][]string{
 	"atomicfile":          {},
+	"redact":              {},
 	"state":               {},
 	"plan":                {},
 	"packer":              {},
 	"ledger":              {"atomicfile"},
 	"pvesim":              {"atomicfile"}, // an independent server: none of the product's model
 	"journal":             {"atomicfile", "state"},
-	"workspace":           {"state"},
-	"proxmox":             {"state"},
+	"workspace":           {"state", "atomicfile"},
+	"proxmox":             {"state", "atomicfile"},
 	"reconcile":           {"journal", "plan", "state", "atomicfile"}, // the planner and executor never see Proxmox's API
-	"daemon":              {"state", "atomicfile"},                    // the loop knows nothing of how a run is made
+	"daemon":              {"state", "atomicfile", "redact"},          // the loop knows nothing of how a run is made
 	"builder":             {"packer", "reconcile", "workspace", "journal", "plan", "state", "atomicfile"},
 	"lease":               {"proxmox", "state", "atomicfile"}, // the cluster lease, held in Proxmox through the adapter (and what it imports)
 	"session":             {"*"},
 	"layering":            {},
-	"proxmox/proxmoxfake": {"proxmox", "state"},
+	"proxmox/proxmoxfake": {"proxmox", "state", "atomicfile"},
 	"proxmox/proxmoxtest": {"*"},
 	"packertest":          {},
 	"cmd/templated":       {"*"},
