@@ -16,7 +16,8 @@ import (
 // ledgerCommands are the subcommands of `templated ledger`.
 var ledgerCommands = []command{
 	{"init", "create the signing key (outside the evidence tree) and the ledger directory", ledgerInit},
-	{"verify", "check entries, checkpoints, evidence and signatures offline", ledgerVerify},
+	{"verify", "check entries, checkpoints, evidence and signatures offline (--witnesses N: and N witness cosignatures)", ledgerVerifyWitnessed},
+	{"witness", "add, list or remove the witnesses that cosign checkpoints (C2SP tlog-witness)", ledgerWitness},
 	{"show", "print a template's history (all templates without an argument)", ledgerShow},
 	{"repair", "fix crash damage (torn last line, unsealed entry) and record it", ledgerRepair},
 	{"proof", "print an inclusion proof (C2SP tlog-proof) for entry SEQ", ledgerProof},

@@ -11,6 +11,8 @@
 //	ledger/quarantine/             torn tails moved aside by repair
 //	ledger/tree.hashes             the writer's Merkle tree cache (not evidence)
 //	ledger/ledger.vkey             the public verifier key (a hint only)
+//	ledger/witnesses.json          witnesses (C2SP tlog-witness) to cosign
+//	ledger/cosignatures/<N>.note   checkpoint N with its witness cosignatures
 //	ledger/LOCK                    flock: one writer at a time
 //	<template>/<build-id>/         packer.log, packer-manifest.json,
 //	                               build.json, SHA256SUMS,
@@ -27,6 +29,11 @@
 // otherwise. Verify checks everything offline; (*Ledger).VerifyHistory is
 // the same for a daemon's scheduled background check. Prove and CheckProof
 // produce and check C2SP tlog-proof inclusion proofs for auditors.
+//
+// Configured witnesses get every checkpoint in the background (Append never
+// waits for them) and their cosignatures are stored; Verify with a
+// WitnessCheck asks them whether they have seen a larger or different tree,
+// which is what catches a cut tail, a wipe or a rewrite with the key.
 //
 // The signing key never lives in the evidence tree: see DefaultKeyPath.
 package ledger

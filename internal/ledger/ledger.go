@@ -55,6 +55,9 @@ type Options struct {
 	// in the ledger directory, where wiping the ledger wipes it too: the
 	// daemon passes its own state directory.
 	StateDir string
+	// Thorough makes Open run the full check of every line and checkpoint
+	// even when the quick one would do (Repair sets it).
+	Thorough bool
 	// Witnesses tune how checkpoints are sent to the configured witnesses
 	// (see WitnessOptions).
 	Witnesses WitnessOptions
@@ -215,7 +218,7 @@ func (l *Ledger) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !l.quickOpen(host) {
+	if l.opts.Thorough || !l.quickOpen(host) {
 		if err := l.recover(ctx, host); err != nil {
 			return err
 		}

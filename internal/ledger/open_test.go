@@ -169,3 +169,15 @@ func TestVerifyHistoryFindsWhatOpenSkips(t *testing.T) {
 		t.Fatalf("ledger.verify entry: %+v", got)
 	}
 }
+
+// TestRepairChecksEverything: Repair runs the full check, so it refuses an
+// old line edited, which Open's quick check does not read.
+func TestRepairChecksEverything(t *testing.T) {
+	f := newFixture(t)
+	populate(t, f)
+	f.editLine(t, 2, `"ts":"2025`, `"ts":"2026`)
+	var te *TamperError
+	if _, err := Repair(t.Context(), Options{Dir: f.dir, KeyFile: f.keyFile}); !errors.As(err, &te) {
+		t.Fatalf("Repair: %v; want a tamper error", err)
+	}
+}

@@ -19,8 +19,10 @@ import (
 // a checkpoint is sealed; a checkpoint archived but not yet published is
 // published; temporary files are removed. All of it is recorded in a
 // ledger.repair entry. It returns what was repaired (nil if nothing), and a
-// *TamperError, without touching anything, if the ledger shows tampering.
+// *TamperError, without touching anything, if the ledger's entries or
+// checkpoints show tampering (it always runs Open's full check).
 func Repair(ctx context.Context, opts Options) (*RepairRecord, error) {
+	opts.Thorough = true
 	l, err := Open(ctx, opts)
 	if err != nil {
 		return nil, err

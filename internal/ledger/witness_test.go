@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -253,4 +254,39 @@ func otherWitnessKey(t testing.TB) (*torchwood.CosignatureSigner, string) {
 		t.Fatal(err)
 	}
 	return s, s.Verifier().String()
+}
+
+// BenchmarkAppendWitnessed measures Append with one litewitness on
+// loopback (Append does not wait for it) and the time until the witness's
+// cosignature on that entry's checkpoint is stored.
+func BenchmarkAppendWitnessed(b *testing.B) {
+	f := newFixture(b)
+	w := startLitewitness(b, "templated.test/ledger", f.vkey)
+	if err := AddWitness(f.dir, w.cfg); err != nil {
+		b.Fatal(err)
+	}
+	l := f.openWitnessed(b)
+	defer l.Close()
+	ctx := context.Background()
+	appendLat := make([]time.Duration, 0, b.N)
+	cosignLat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		seq, err := l.Append(ctx, Entry{Kind: KindStep, Template: "tpl-ubuntu-22.04", BuildID: "b1", Step: "verify", Result: "success"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		appendLat = append(appendLat, time.Since(start))
+		for l.WitnessStatus()[0].Cosigned < int64(seq)+1 {
+			time.Sleep(50 * time.Microsecond)
+		}
+		cosignLat = append(cosignLat, time.Since(start))
+	}
+	b.StopTimer()
+	for name, lat := range map[string][]time.Duration{"append": appendLat, "cosigned": cosignLat} {
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), name+"-p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), name+"-p99-µs")
+	}
 }
