@@ -18,10 +18,11 @@ build: ## build dist/templated
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o dist/templated ./cmd/templated
 
 .PHONY: deps
-deps: ## install the Debian packages the builds and tests use, when missing (xorriso, systemd-analyze, git)
+deps: ## install the Debian packages the builds and tests use, when missing (xorriso, systemd-analyze, git, ssh-agent for the litewitness tests)
 	@need=""; command -v xorriso >/dev/null || need="$$need xorriso"; \
 	command -v git >/dev/null || need="$$need git"; \
 	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
+	command -v ssh-agent >/dev/null || need="$$need openssh-client"; \
 	if [ -n "$$need" ]; then \
 	  echo "==> installing Debian packages:$$need"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$need" >&2; exit 1; fi; \
