@@ -60,7 +60,9 @@
 // its context is canceled.
 //
 // Requests per method: ListGuests 1 (GET /cluster/resources?type=vm);
-// GuestConfig 1; SetMeta 1 (PUT config, synchronous); Clone and
+// GuestConfig 1; SetMeta and SetMetaIf 1 (PUT config, synchronous;
+// SetMetaIf sends the digest, a compare-and-swap); CreateGuest 1 (POST
+// /nodes/{node}/qemu) + one task poll per PollInterval; Clone and
 // ConvertToTemplate 1 + one task poll per PollInterval; Delete 2 (status,
 // DELETE) + polls, plus a stop task if the guest runs; LinkedClones 1 + one
 // storage content listing per storage holding the template's disks;

@@ -29,6 +29,10 @@ var (
 	// (converting a template or a running VM, deleting a template that
 	// linked clones still use, ...).
 	ErrConflict = errors.New("guest in wrong state")
+	// ErrModified: a change made with a config digest (compare-and-swap)
+	// was refused because the config changed since it was read; re-read it
+	// and decide again.
+	ErrModified = errors.New("guest config changed since it was read")
 	// ErrInvalid: the request was rejected before it was sent (bad tag,
 	// bad name) or PVE answered 400.
 	ErrInvalid = errors.New("invalid request")
@@ -87,6 +91,9 @@ func kindForMessage(status int, msg string) error {
 		return ErrInvalid
 	case strings.Contains(m, "does not exist") || strings.Contains(m, "no such vm"):
 		return ErrNotFound
+	case strings.Contains(m, "checksum mismatch") || strings.Contains(m, "checksum missmatch") ||
+		strings.Contains(m, "file change by other user") || strings.Contains(m, "file changed by other user"):
+		return ErrModified
 	case strings.Contains(m, "already exists"):
 		return ErrExists
 	case strings.Contains(m, "is locked") || strings.Contains(m, "locked ("):

@@ -16,6 +16,11 @@ func qemuPath(node string, vmid int) string { return fmt.Sprintf("/nodes/%s/qemu
 // synchronous). Empty values are deleted. Tags are normalised as PVE
 // stores them; an invalid tag fails before anything is sent.
 func (c *Client) SetMeta(ctx context.Context, node string, vmid int, description string, tags []string) error {
+	return c.setMeta(ctx, node, vmid, "", description, tags)
+}
+
+// setMeta is SetMeta, sent with digest when it is not empty.
+func (c *Client) setMeta(ctx context.Context, node string, vmid int, digest, description string, tags []string) error {
 	if err := ValidateTags(tags); err != nil {
 		return fmt.Errorf("set meta of %d: %w", vmid, err)
 	}
@@ -33,6 +38,9 @@ func (c *Client) SetMeta(ctx context.Context, node string, vmid int, description
 	}
 	if len(del) > 0 {
 		params["delete"] = strings.Join(del, ",")
+	}
+	if digest != "" {
+		params["digest"] = digest
 	}
 	url := qemuPath(node, vmid) + "/config"
 	ctx, cancel := context.WithTimeout(ctx, c.opts.TaskTimeout)

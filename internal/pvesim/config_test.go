@@ -66,7 +66,7 @@ func TestConfigUpdates(t *testing.T) {
 
 	// Digest mismatch and typed values.
 	r = call(t, srv, hc, "PUT", "/nodes/pve1/qemu/101/config", url.Values{"cores": {"8"}, "digest": {strings.Repeat("0", 40)}})
-	if r.Status != 500 || !strings.HasPrefix(r.Reason, "detected modified configuration") {
+	if r.Status != 500 || !strings.HasPrefix(r.Reason, "checksum mismatch (file change by other user?)") {
 		t.Fatalf("digest mismatch: %d %q", r.Status, r.Reason)
 	}
 	digest := mustOK(t, srv, hc, "GET", "/nodes/pve1/qemu/101/config", nil).(map[string]any)["digest"].(string)

@@ -115,7 +115,8 @@ func (g *guest) checkLock() error {
 // applyUpdate applies u to g as update_vm_api does; c.mu must be held.
 func (c *Cluster) applyUpdate(g *guest, u *configUpdate) error {
 	if u.digest != "" && u.digest != configDigest(g.conf, g.pending, g.pendDel) {
-		return fail(500, "detected modified configuration - file changed by other user? Try again.")
+		// qemu-server's update_vm_api ("missmatch" before 2024-10).
+		return fail(500, "checksum mismatch (file change by other user?)")
 	}
 	if !u.skiplock {
 		if err := g.checkLock(); err != nil {

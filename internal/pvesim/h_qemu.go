@@ -283,12 +283,15 @@ func createQemu(s *Server, rc *reqCtx) (any, error) {
 				g.conf[k] = v
 			}
 		}
-		g.conf["lock"] = "create"
+		// As create_and_lock_config does before the worker runs, the
+		// config is only "lock: create" until the task has written it.
+		full := g.conf
+		g.conf = map[string]string{"lock": "create"}
 		c.putGuest(g)
 		c.onChange()
 		return c.startTask(taskSpec{node: node, typ: "qmcreate", id: itoa(vmid), user: rc.user,
 			commit: func() error {
-				delete(g.conf, "lock")
+				g.conf = full
 				if start {
 					c.startLocked(g)
 				}

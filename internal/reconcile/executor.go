@@ -43,6 +43,10 @@ type Executor struct {
 	// InstallationID) in every stamp; clean-up deletes only guests whose
 	// stamp and name claim them for this installation and build.
 	Installation string
+	// LeaseVMID is the cluster lease's VMID (internal/lease), which
+	// allocate never hands out, even while no lease guest is there; 0
+	// for none.
+	LeaseVMID int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Retry is how often a swap step is tried before giving up (default 3)
@@ -219,8 +223,9 @@ func (e *Executor) newBuildID() string {
 	return e.now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// allocate picks the lowest VMID in r that no guest uses and no build in
-// flight has taken. It lists the cluster afresh.
+// allocate picks the lowest VMID in r that no guest uses, no build in
+// flight has taken and that is not the lease's. It lists the cluster
+// afresh.
 func (e *Executor) allocate(ctx context.Context, r state.Range) (int, error) {
 	guests, err := e.Cluster.ListGuests(ctx)
 	if err != nil {
@@ -236,7 +241,7 @@ func (e *Executor) allocate(ctx context.Context, r state.Range) (int, error) {
 		e.reserved = map[int]bool{}
 	}
 	for id := r.First; id <= r.Last; id++ {
-		if !used[id] && !e.reserved[id] {
+		if !used[id] && !e.reserved[id] && id != e.LeaseVMID {
 			e.reserved[id] = true
 			return id, nil
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"templated/internal/proxmox"
 	"templated/internal/state"
 )
 
@@ -42,6 +43,8 @@ type Funcs struct {
 	ListGuests        func(ctx context.Context) error
 	GuestConfig       func(ctx context.Context, node string, vmid int) error
 	SetMeta           func(ctx context.Context, node string, vmid int, description string, tags []string) error
+	SetMetaIf         func(ctx context.Context, node string, vmid int, digest, description string, tags []string) error
+	CreateGuest       func(ctx context.Context, node string, g proxmox.NewGuest) error
 	Clone             func(ctx context.Context, node string, src, dst int, name string) error
 	ResizeDisk        func(ctx context.Context, node string, vmid int, disk string, sizeGB int) error
 	ConvertToTemplate func(ctx context.Context, node string, vmid int) error

@@ -32,6 +32,10 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"LinkedClones", testLinkedClones},
 		{"Version", testVersion},
 		{"Canceled", testCanceled},
+		{"CreateGuest", testCreateGuest},
+		{"CreateGuestRace", testCreateGuestRace},
+		{"SetMetaIf", testSetMetaIf},
+		{"SetMetaIfRace", testSetMetaIfRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newHarness(t)) })
