@@ -26,6 +26,7 @@ type actFlags struct {
 	keepFailed   bool
 	parallel     int
 	perNode      int
+	leaseWait    time.Duration
 }
 
 func (a *actFlags) register(fs *flag.FlagSet, env *cmdEnv) {
@@ -35,13 +36,14 @@ func (a *actFlags) register(fs *flag.FlagSet, env *cmdEnv) {
 	fs.BoolVar(&a.keepFailed, "keep-failed", false, "keep a failed build's staging VM for debugging")
 	fs.IntVar(&a.parallel, "parallel", 2, "builds at once, overall")
 	fs.IntVar(&a.perNode, "per-node", 0, "builds at once per Proxmox node (default: -parallel)")
+	fs.DurationVar(&a.leaseWait, "lease-wait", 0, "how long to wait for the cluster lease another templated installation holds (0: refuse at once, naming it)")
 }
 
 // settings adds the acting flags to the common ones.
 func (a *actFlags) settings() (session.Settings, error) {
 	set, err := a.common.settings()
 	set.LedgerKey, set.Communicator, set.KeepFailed = a.ledgerKey, a.communicator, a.keepFailed
-	set.Parallel, set.PerNode = a.parallel, a.perNode
+	set.Parallel, set.PerNode, set.LeaseWait = a.parallel, a.perNode, a.leaseWait
 	return set, err
 }
 

@@ -22,6 +22,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	interval := fs.Duration("interval", daemon.DefaultInterval, "safety-net reconcile `interval`")
 	debounce := fs.Duration("debounce", daemon.DefaultDebounce, "quiet time after a file change before reconciling")
 	failures := fs.Int("failure-limit", daemon.DefaultFailureLimit, "suspend a template after this many failed builds in a row")
+	audit := fs.Duration("ledger-audit-interval", daemon.DefaultAuditInterval, "check the evidence ledger's whole history in the background this often (also at start)")
 	retention := fs.String("evidence-retention", orDefault(env.Getenv("TEMPLATED_EVIDENCE_RETENTION"), "0"), "prune build evidence older than this after each run (e.g. 400d; 0 keeps everything); each prune is a ledger entry")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -54,6 +55,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 		Load:        workspace.LoadDesired,
 		Reconciler:  r,
 		Ledger:      r,
+		Auditor:     r, AuditInterval: *audit,
 		OnReload: func(ctx context.Context) error {
 			set, err := a.settings()
 			if err != nil {

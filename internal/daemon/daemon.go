@@ -127,6 +127,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { d.pump(inner, w.Changes()) })
+	if d.opts.Auditor != nil {
+		wg.Go(func() { d.auditLoop(inner) })
+	}
 	if iv := watchdogInterval(d.notify); iv > 0 {
 		wg.Go(func() { d.watchdog(inner, iv) })
 	}

@@ -14,6 +14,11 @@ type metrics struct {
 	duration   *prometheus.HistogramVec
 	apiErrors  prometheus.Counter
 	reloads    *prometheus.CounterVec
+
+	reg             prometheus.Registerer
+	audit           auditMetrics
+	auditErrors     prometheus.Counter
+	auditRegistered bool
 }
 
 func newMetrics(reg prometheus.Registerer, d *Daemon) (*metrics, error) {
@@ -35,8 +40,15 @@ func newMetrics(reg prometheus.Registerer, d *Daemon) (*metrics, error) {
 			Name: "templated_desired_reloads_total",
 			Help: "Loads of the desired file by result (success, failure).",
 		}, []string{"result"}),
+		reg:   reg,
+		audit: newAuditMetrics(),
+		auditErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "templated_ledger_verify_errors_total",
+			Help: "Full checks of the evidence ledger that could not run.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.reconciles, m.duration, m.apiErrors, m.reloads, templateCollector{d}} {
+	cs := append([]prometheus.Collector{m.reconciles, m.duration, m.apiErrors, m.reloads, m.auditErrors, templateCollector{d}}, m.audit.collectors()...)
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -44,6 +44,10 @@ type Options struct {
 	// Ledger records what the daemon decides on its own (nil: nothing is
 	// recorded).
 	Ledger Ledger
+	// Auditor checks the ledger's whole history in the background, at
+	// start and every AuditInterval (nil: never).
+	Auditor       Auditor
+	AuditInterval time.Duration
 	// OnReload is called on SIGHUP before the desired file is re-read, to
 	// re-read other configuration. Its error is logged; the reload of the
 	// desired file goes on.
@@ -130,6 +134,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Backoff.Max < o.Backoff.Initial {
 		return o, errors.New("daemon options: Backoff.Max is less than Backoff.Initial")
+	}
+	if o.AuditInterval <= 0 {
+		o.AuditInterval = DefaultAuditInterval
 	}
 	if o.ReadyStale <= 0 {
 		o.ReadyStale = 3 * o.Interval

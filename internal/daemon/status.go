@@ -27,10 +27,12 @@ type Status struct {
 	LastObservation time.Time `json:"last_observation,omitzero"`
 	// NextRetry is when the next attempt is due while Proxmox is
 	// unreachable.
-	NextRetry time.Time        `json:"next_retry,omitzero"`
-	Desired   DesiredStatus    `json:"desired"`
-	LastRun   *RunStatus       `json:"last_run,omitempty"`
-	Templates []TemplateStatus `json:"templates"`
+	NextRetry time.Time     `json:"next_retry,omitzero"`
+	Desired   DesiredStatus `json:"desired"`
+	LastRun   *RunStatus    `json:"last_run,omitempty"`
+	// LedgerAudit is the last full check of the evidence ledger.
+	LedgerAudit *AuditResult     `json:"ledger_audit,omitempty"`
+	Templates   []TemplateStatus `json:"templates"`
 }
 
 // DesiredStatus is the desired state in force.
@@ -109,6 +111,10 @@ func (d *Daemon) Status() Status {
 	if d.v.rejected != nil {
 		r := *d.v.rejected
 		s.Desired.Rejected = &r
+	}
+	if d.v.audit != nil {
+		a := *d.v.audit
+		s.LedgerAudit = &a
 	}
 	if des == nil {
 		return s

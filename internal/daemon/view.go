@@ -31,6 +31,8 @@ type view struct {
 	nextRetry time.Time
 	loadedAt  time.Time
 	rejected  *Rejection
+	// audit is the last full check of the ledger (nil before the first).
+	audit *AuditResult
 
 	templates   map[string]*templateView
 	suspensions map[string]Suspension
@@ -183,6 +185,8 @@ func (d *Daemon) ready(now time.Time) (bool, string) {
 		return false, "the last observation of the cluster failed"
 	case !d.v.running && now.Sub(d.v.lastObserved) > d.opts.ReadyStale:
 		return false, fmt.Sprintf("the last observation is older than %s", d.opts.ReadyStale)
+	case d.v.audit != nil && !d.v.audit.Intact:
+		return false, fmt.Sprintf("the evidence ledger failed its full check (%s): %s", d.v.audit.Status, d.v.audit.First)
 	}
 	return true, "ready"
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"templated/internal/lease"
 	"templated/internal/ledger"
 	"templated/internal/plan"
 	"templated/internal/reconcile"
@@ -49,10 +50,11 @@ type Result struct {
 // the ledger unwritable, Packer missing); failed builds are in the
 // Report.
 func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options) (Result, error) {
-	r, err := sess.run(ctx, d, o.Progress)
+	r, ctx, err := sess.run(ctx, d, o.Progress)
 	if err != nil {
 		return Result{}, err
 	}
+	defer r.close()
 	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
 		return Result{}, err
 	}
@@ -84,10 +86,11 @@ func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options)
 // Rollback puts name's previous version back at its reserved VMID and
 // holds it; who is recorded.
 func (sess *Session) Rollback(ctx context.Context, d *state.Desired, name, who string, o Options) error {
-	r, err := sess.run(ctx, d, o.Progress)
+	r, ctx, err := sess.run(ctx, d, o.Progress)
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
 		return err
 	}
@@ -96,17 +99,19 @@ func (sess *Session) Rollback(ctx context.Context, d *state.Desired, name, who s
 
 // Adopt takes over a hand-built template at name's reserved VMID.
 func (sess *Session) Adopt(ctx context.Context, d *state.Desired, name string, o Options) error {
-	r, err := sess.run(ctx, d, o.Progress)
+	r, ctx, err := sess.run(ctx, d, o.Progress)
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
 		return err
 	}
 	return r.exec.Adopt(ctx, d, name)
 }
 
-// run is one run's wiring: the inputs, the recorder and the executor.
+// run is one run's wiring: the cluster lease, the inputs, the recorder
+// and the executor. close releases the lease.
 type run struct {
 	set     Settings
 	cluster reconcile.Cluster
@@ -114,30 +119,71 @@ type run struct {
 	inputs  map[string]string
 	rec     *ledgerRecorder
 	exec    *reconcile.Executor
+	close   func()
 }
 
-func (sess *Session) run(ctx context.Context, d *state.Desired, progress io.Writer) (*run, error) {
+// run takes the cluster lease and wires a run; the context it returns is
+// cancelled when the lease is lost, so that nothing acts unguarded.
+func (sess *Session) run(ctx context.Context, d *state.Desired, progress io.Writer) (*run, context.Context, error) {
 	cluster, tools, led, set := sess.current()
 	if sess.journal == nil {
-		return nil, errors.New("session opened for planning only")
+		return nil, ctx, errors.New("session opened for planning only")
 	}
 	if led == nil {
-		return nil, fmt.Errorf("the evidence ledger is not open (%v); nothing is done unrecorded", sess.ledErr)
+		return nil, ctx, fmt.Errorf("the evidence ledger is not open (%v); nothing is done unrecorded", sess.ledErr)
 	}
-	inputs, pv, err := Inputs(ctx, tools, d, set.PackerRoot)
+	l, err := sess.acquireLease(ctx, cluster, d, set)
 	if err != nil {
-		return nil, err
+		return nil, ctx, err
 	}
-	plugins, err := tools.Plugins(ctx)
+	l.Keep(ctx)
+	gctx, cancel := l.Guard(ctx)
+	r := &run{set: set, cluster: cluster, tools: tools, close: func() {
+		cancel()
+		if err := l.Release(context.WithoutCancel(ctx)); err != nil {
+			set.Log.WithError(err).Warn("release the cluster lease (it expires by itself)")
+		}
+	}}
+	ctx = gctx
+	if r.inputs, r.rec, r.exec, err = sess.wire(ctx, d, progress, r); err != nil {
+		r.close()
+		return nil, ctx, err
+	}
+	return r, ctx, nil
+}
+
+// wire hashes the inputs and builds the recorder and the executor.
+func (sess *Session) wire(ctx context.Context, d *state.Desired, progress io.Writer, r *run) (map[string]string, *ledgerRecorder, *reconcile.Executor, error) {
+	_, _, led, set := sess.current()
+	inputs, pv, err := Inputs(ctx, r.tools, d, set.PackerRoot)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	plugins, err := r.tools.Plugins(ctx)
 	if err != nil || len(plugins) == 0 {
 		set.Log.WithError(err).Warn("could not list the installed Packer plugins; the evidence records their versions as unknown")
 		plugins = map[string]string{"github.com/hashicorp/proxmox": "unknown"}
 	}
 	rec := newLedgerRecorder(ctx, led, set.DesiredPath, ledger.Versions{Templated: set.Version, Packer: pv, Plugins: plugins}, set.Getenv)
-	exec := &reconcile.Executor{Cluster: cluster, Builder: tools.Builder(pv), Recorder: rec, Journal: sess.journal,
+	exec := &reconcile.Executor{Cluster: r.cluster, Builder: r.tools.Builder(pv), Recorder: rec, Journal: sess.journal,
 		Log: set.Log, Progress: progress, Parallel: set.Parallel, PerNode: set.PerNode, KeepFailed: set.KeepFailed,
-		Commit: rec.commit(), Installation: sess.installation}
-	return &run{set: set, cluster: cluster, tools: tools, inputs: inputs, rec: rec, exec: exec}, nil
+		Commit: rec.commit(), Installation: sess.installation, LeaseVMID: d.VMIDs.Staging.Last}
+	return inputs, rec, exec, nil
+}
+
+// acquireLease takes the cluster lease at the last VMID of the staging
+// range, on the connection's node (or the first template's).
+func (sess *Session) acquireLease(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, set Settings) (*lease.Lease, error) {
+	lc, ok := cluster.(lease.Cluster)
+	if !ok {
+		return nil, errors.New("the cluster client cannot hold the cluster lease")
+	}
+	node := set.Conn.Node
+	if node == "" && len(d.Templates) > 0 {
+		node = d.Templates[0].Node
+	}
+	return lease.Acquire(ctx, lc, lease.Options{Node: node, VMID: d.VMIDs.Staging.Last, Holder: sess.installation,
+		Wait: set.LeaseWait, Log: set.Log})
 }
 
 // recoverJournal waits for Packer processes an interrupted templated left,

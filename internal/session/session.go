@@ -85,7 +85,10 @@ func OpenLedger(ctx context.Context, s Settings) (*ledger.Ledger, error) {
 	if keyFile == "" {
 		keyFile = ledger.DefaultKeyPath(s.Getenv)
 	}
-	opts := ledger.Options{Dir: s.EvidenceDir, KeyFile: keyFile, Logger: s.Log}
+	// The checkpoint this host verified last is kept in the state
+	// directory, outside the evidence tree, so that cutting the ledger's
+	// tail together with its checkpoints is caught at Open.
+	opts := ledger.Options{Dir: s.EvidenceDir, KeyFile: keyFile, Logger: s.Log, StateDir: s.StateDir}
 	if secret := s.Conn.TokenSecret.Reveal(); secret != "" {
 		opts.Secrets = []string{secret}
 	}

@@ -1,9 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"templated/internal/daemon"
 	"templated/internal/journal"
+	"templated/internal/lease"
 	"templated/internal/ledger"
 	"templated/internal/plan"
 	"templated/internal/proxmox"
@@ -209,8 +212,18 @@ func TestReconcileDeclined(t *testing.T) {
 	if err != nil || !res.Declined || asked != 1 {
 		t.Fatalf("declined %v, asked %d, err %v", res.Declined, asked, err)
 	}
-	if b := h.tools.built(); len(b) != 0 || len(h.c.Calls()) > 1 {
-		t.Errorf("built %v, calls %v", b, h.c.Calls())
+	// Nothing but the cluster lease (at the staging range's last VMID) was
+	// touched; the cluster was only read.
+	for _, c := range h.c.Calls() {
+		if c != "ListGuests" && !strings.HasSuffix(c, " 9949") {
+			t.Errorf("call %q after a declined plan", c)
+		}
+	}
+	if b := h.tools.built(); len(b) != 0 {
+		t.Errorf("built %v", b)
+	}
+	if _, ok := h.c.VM(9949); ok {
+		t.Error("the cluster lease was not released")
 	}
 	dec := h.entries(t, ledger.KindDecision)
 	if len(dec) != 1 || !strings.HasPrefix(dec[0].Result, "declined") {
@@ -299,5 +312,67 @@ func TestDaemonOutcome(t *testing.T) {
 	}
 	if b := h.tools.built(); len(b) != 5 || b[4] != "tpl-ubuntu-24.04" {
 		t.Errorf("builds %v: want the four creates, then tpl-ubuntu-24.04 alone", b)
+	}
+}
+
+// TestReconcileRefusedWhileAnotherInstallationHoldsTheLease: a second
+// installation on the same cluster refuses, naming the holder, builds
+// nothing, and goes ahead once the lease is released.
+func TestReconcileRefusedWhileAnotherInstallationHoldsTheLease(t *testing.T) {
+	h := newHarness(t)
+	other, err := lease.Acquire(context.Background(), h.c, lease.Options{Node: "pve1", VMID: 9949, Holder: "bbbbbbbbbbbb", Host: "ctl-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := h.open(t)
+	_, err = sess.Reconcile(context.Background(), h.d, Options{})
+	var held *lease.HeldError
+	if !errors.As(err, &held) || !strings.Contains(err.Error(), "bbbbbbbbbbbb") || !strings.Contains(err.Error(), "ctl-2") {
+		t.Fatalf("err %v: want the holder named", err)
+	}
+	if b := h.tools.built(); len(b) != 0 {
+		t.Fatalf("built %v under another installation's lease", b)
+	}
+	if err := other.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sess.Reconcile(context.Background(), h.d, Options{})
+	if err != nil || len(res.Report.Results) != 4 {
+		t.Fatalf("after release: %+v, %v", res.Report, err)
+	}
+	if _, ok := h.c.VM(9949); ok {
+		t.Error("the session did not release its lease")
+	}
+}
+
+// TestDaemonAudit: the daemon's background check verifies the whole
+// ledger, records a ledger.verify entry, and finds tampering deep in the
+// history that Open does not read.
+func TestDaemonAudit(t *testing.T) {
+	h := newHarness(t)
+	sess := h.open(t)
+	if _, err := sess.Reconcile(context.Background(), h.d, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	r := &DaemonReconciler{Session: sess, Log: sess.set.Log}
+	res, err := r.Audit(context.Background())
+	if err != nil || !res.Intact || res.Status != "intact" || res.Entries == 0 {
+		t.Fatalf("audit of a clean ledger: %+v, %v", res, err)
+	}
+	if got := h.entries(t, ledger.KindLedgerVerify); len(got) != 1 || got[0].Result != "intact" {
+		t.Fatalf("ledger.verify entries %+v", got)
+	}
+	// Someone edits an old entry in place.
+	entries := filepath.Join(h.set.EvidenceDir, "ledger", "entries.jsonl")
+	raw, err := os.ReadFile(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(entries, bytes.Replace(raw, []byte(`"4 create, 0 rebuild"`), []byte(`"0 create, 0 rebuild"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err = r.Audit(context.Background())
+	if err != nil || res.Intact || res.Status != "tampered" || res.First == "" {
+		t.Fatalf("audit of a tampered ledger: %+v, %v", res, err)
 	}
 }

@@ -45,6 +45,9 @@ type Settings struct {
 	Parallel   int
 	PerNode    int
 	KeepFailed bool
+	// LeaseWait bounds how long a run waits for the cluster lease another
+	// installation holds (0: refuse at once, naming the holder).
+	LeaseWait time.Duration
 	// Version is templated's own version, for the evidence.
 	Version string
 	// Getenv reads the environment (CI detection, the key's default place).
