@@ -78,6 +78,9 @@ func New(cfg Config, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("new proxmox client: %w", err)
 	}
 	cfg.URL = u
+	if err := checkTokenID(cfg.TokenID); err != nil {
+		return nil, fmt.Errorf("new proxmox client: token id is not USER@REALM!TOKENID: it %w", err)
+	}
 	var tid pxapi.ApiTokenID
 	if err := tid.Parse(cfg.TokenID); err != nil {
 		return nil, fmt.Errorf("new proxmox client: token id %q is not USER@REALM!TOKENID", tokenIDShown(cfg.TokenID))

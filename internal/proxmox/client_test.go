@@ -485,7 +485,7 @@ func TestSecretNeverInErrorsOrLogs(t *testing.T) {
 
 func TestClientFormattingHidesSecret(t *testing.T) {
 	const secret = "0f7c5b1e-6d2a-4c3b-9e8f-1a2b3c4d5e6f"
-	c, err := proxmox.New(proxmox.Config{URL: "https://127.0.0.1:8006", TokenID: "root@pam!t", TokenSecret: proxmox.Secret(secret)}, proxmox.Options{})
+	c, err := proxmox.New(proxmox.Config{URL: "https://127.0.0.1:8006", TokenID: "root@pam!ci", TokenSecret: proxmox.Secret(secret)}, proxmox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,5 +502,17 @@ func TestNewBadTokenIDHidesSecret(t *testing.T) {
 	_, err := proxmox.New(proxmox.Config{URL: "https://127.0.0.1:8006", TokenID: "root@pam=" + testSecret, TokenSecret: testSecret}, proxmox.Options{})
 	if err == nil || !strings.Contains(err.Error(), "is not USER@REALM!TOKENID") || strings.Contains(err.Error(), testSecret) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A token id outside PVE's syntax (a ':' in it, as in "id:secret") is
+// refused by New itself, not only by LoadConfig, and never quoted: it
+// would otherwise reach the 401 hint.
+func TestNewChecksTokenIDSyntax(t *testing.T) {
+	for _, id := range []string{"root@pam!ci:" + testSecret, "root@pam!t", "root@pam!ci token"} {
+		_, err := proxmox.New(proxmox.Config{URL: "https://127.0.0.1:8006", TokenID: id, TokenSecret: testSecret}, proxmox.Options{})
+		if err == nil || !strings.Contains(err.Error(), "is not USER@REALM!TOKENID") || strings.Contains(err.Error(), id) {
+			t.Errorf("%q: err = %v", id, err)
+		}
 	}
 }
