@@ -104,7 +104,11 @@ func runApply(ctx context.Context, env *cmdEnv, args []string) error {
 	case !res.Plan.HasChanges():
 		return nil
 	}
-	return applySummary(ctx, env.Stdout, res, sess.Ledger(), time.Since(start), a.evidence)
+	// Closing makes the last, bounded attempt to reach the ledger's
+	// witnesses, so the summary can say whether they cosigned.
+	led := sess.Ledger()
+	sess.Close()
+	return applySummary(ctx, env.Stdout, res, led, time.Since(start), a.evidence)
 }
 
 // applySummary prints each build's result, the ledger checkpoint and the
@@ -116,6 +120,9 @@ func applySummary(ctx context.Context, w io.Writer, res session.Result, led *led
 	}
 	// The checkpoint in the CI log is an off-host anchor for auditors.
 	fmt.Fprintf(w, "\nLedger checkpoint (keep a copy off this host; `templated ledger verify --trusted-checkpoint FILE` checks history against it):\n%s", led.Checkpoint())
+	if err := led.WriteWitnesses(w); err != nil {
+		return err
+	}
 	failed := len(res.Report.Failed())
 	fmt.Fprintf(w, "\nApply: %d succeeded, %d failed in %s. Evidence: %s\n", len(res.Report.Results)-failed, failed, took.Round(time.Second), evidence)
 	if ctx.Err() != nil {

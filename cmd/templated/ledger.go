@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"templated/internal/ledger"
 	"templated/internal/state"
@@ -16,7 +17,7 @@ import (
 // ledgerCommands are the subcommands of `templated ledger`.
 var ledgerCommands = []command{
 	{"init", "create the signing key (outside the evidence tree) and the ledger directory", ledgerInit},
-	{"verify", "check entries, checkpoints, evidence and signatures offline (--witnesses N: and N witness cosignatures)", ledgerVerifyWitnessed},
+	{"verify", "check entries, checkpoints, evidence and signatures offline (--witnesses N: and N witness cosignatures)", ledgerVerify},
 	{"witness", "add, list or remove the witnesses that cosign checkpoints (C2SP tlog-witness)", ledgerWitness},
 	{"show", "print a template's history (all templates without an argument)", ledgerShow},
 	{"repair", "fix crash damage (torn last line, unsealed entry) and record it", ledgerRepair},
@@ -74,7 +75,8 @@ func ledgerInit(_ context.Context, env *cmdEnv, args []string) error {
 }
 
 // ledgerVerify exits 0 intact, 1 tampering, 2 crash damage repair fixes,
-// 3 could not verify (usage, unreadable files, no key).
+// 3 could not verify (usage, unreadable files, no key), 4 too few witness
+// cosignatures.
 func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("ledger verify", env.Stderr)
 	dir := dirFlag(fs, env)
@@ -83,6 +85,8 @@ func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.Var(&trusted, "trusted-checkpoint", "checkpoint kept off the host that the ledger must extend (repeatable)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	noEvidence := fs.Bool("no-evidence", false, "skip evidence files and DSSE envelopes")
+	witnesses := fs.Int("witnesses", 0, "require this many witness cosignatures on the newest checkpoint, and ask every configured witness whether it has seen a larger or different tree (exit 4 when too few cosigned)")
+	offline := fs.Bool("witness-offline", false, "check only the cosignatures stored with the ledger, asking no witness")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, errFlagHelp) {
 			return err
@@ -90,6 +94,9 @@ func ledgerVerify(ctx context.Context, env *cmdEnv, args []string) error {
 		return &exitError{code: 3, err: err}
 	}
 	opts := ledger.VerifyOptions{Dir: *dir, SkipEvidence: *noEvidence}
+	if *witnesses > 0 || *offline {
+		opts.Witnesses = &ledger.WitnessCheck{Required: *witnesses, Offline: *offline, Timeout: 10 * time.Second}
+	}
 	var err error
 	if opts.VerifierKeys, err = ledger.ReadVerifierKeys(pubkeys); err != nil {
 		return &exitError{code: 3, err: err}

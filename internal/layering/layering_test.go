@@ -15,19 +15,19 @@ var rules = map[string][]string{
 	"redact":              {},
 	"state":               {},
 	"plan":                {},
-	"packer":              {},
-	"ledger":              {"atomicfile"},
+	"packer":              {"redact"},
+	"ledger":              {"atomicfile", "redact"},
 	"pvesim":              {"atomicfile"}, // an independent server: none of the product's model
 	"journal":             {"atomicfile", "state"},
 	"workspace":           {"state", "atomicfile"},
-	"proxmox":             {"state", "atomicfile"},
+	"proxmox":             {"state", "atomicfile", "redact"},
 	"reconcile":           {"journal", "plan", "state", "atomicfile"}, // the planner and executor never see Proxmox's API
 	"daemon":              {"state", "atomicfile", "redact"},          // the loop knows nothing of how a run is made
-	"builder":             {"packer", "reconcile", "workspace", "journal", "plan", "state", "atomicfile"},
-	"lease":               {"proxmox", "state", "atomicfile"}, // the cluster lease, held in Proxmox through the adapter (and what it imports)
+	"builder":             {"packer", "reconcile", "workspace", "journal", "plan", "state", "atomicfile", "redact"},
+	"lease":               {"proxmox", "state", "atomicfile", "redact"}, // the cluster lease, held in Proxmox through the adapter (and what it imports)
 	"session":             {"*"},
 	"layering":            {},
-	"proxmox/proxmoxfake": {"proxmox", "state", "atomicfile"},
+	"proxmox/proxmoxfake": {"proxmox", "state", "atomicfile", "redact"},
 	"proxmox/proxmoxtest": {"*"},
 	"packertest":          {},
 	"cmd/templated":       {"*"},

@@ -90,11 +90,7 @@ func (b *BuildEvidence) Finish(ctx context.Context, info BuildInfo) (Entry, erro
 	}
 	// The error text goes into build.json and the provenance, written
 	// after the redaction pass below: redact it here.
-	for _, s := range b.l.opts.Secrets {
-		if s != "" {
-			info.Error = strings.ReplaceAll(info.Error, s, "[REDACTED]")
-		}
-	}
+	info.Error = b.l.secrets.String(info.Error)
 	ev, err := b.hashFolder(true)
 	if err != nil {
 		return Entry{}, err
@@ -224,7 +220,7 @@ func (b *BuildEvidence) hashFolder(redact bool) ([]Evidence, error) {
 	return out, nil
 }
 
-// redact replaces every secret in the file with [REDACTED].
+// redact replaces every secret in the file, in every form, with [redacted].
 func (b *BuildEvidence) redact(p string) error {
 	if len(b.l.opts.Secrets) == 0 {
 		return nil
@@ -233,15 +229,10 @@ func (b *BuildEvidence) redact(p string) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", p, err)
 	}
-	out := data
-	for _, s := range b.l.opts.Secrets {
-		if s != "" {
-			out = bytes.ReplaceAll(out, []byte(s), []byte("[REDACTED]"))
-		}
-	}
-	if bytes.Equal(out, data) {
+	if !b.l.secrets.Contains(data) {
 		return nil
 	}
+	out := b.l.secrets.Bytes(data)
 	return writeFileAtomic(p, out, false, "evidence:redact")
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"templated/internal/atomicfile"
+	"templated/internal/redact"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/mod/sumdb/tlog"
@@ -82,6 +83,10 @@ type Ledger struct {
 	poisoned error
 	sync     func(*os.File) error // fsync; tests inject failures
 	witness  *witnessSender       // nil without witnesses
+
+	// secrets are Options.Secrets in every form they travel in: refused
+	// in entries, replaced in evidence.
+	secrets redact.Secrets
 }
 
 // ErrPoisoned is wrapped by every Append after a write or fsync failed: the
@@ -188,6 +193,7 @@ func Open(ctx context.Context, opts Options) (*Ledger, error) {
 	if err := keyOutsideDir(opts.Dir, opts.KeyFile); err != nil {
 		return nil, err
 	}
+
 	key, err := loadKey(opts.KeyFile)
 	if err != nil {
 		return nil, err
@@ -197,6 +203,11 @@ func Open(ctx context.Context, opts Options) (*Ledger, error) {
 	}
 	l := &Ledger{opts: opts, dir: opts.Dir, key: key, sync: (*os.File).Sync,
 		log: opts.Logger.WithField("component", "ledger")}
+	for _, s := range opts.Secrets {
+		if err := l.secrets.Add("", s); err != nil {
+			return nil, fmt.Errorf("open ledger: %w", err)
+		}
+	}
 	l.lockF, err = lockWriter(l.path(lockName))
 	if err != nil {
 		return nil, err
@@ -413,10 +424,8 @@ func (l *Ledger) checkpoint() error {
 func noteName(n int64) string { return fmt.Sprintf("%012d.note", n) }
 
 func (l *Ledger) checkSecrets(b []byte) error {
-	for _, s := range l.opts.Secrets {
-		if ContainsSecret(b, s) {
-			return errors.New("entry contains a secret value: refusing to write it")
-		}
+	if l.secrets.Contains(b) {
+		return errors.New("entry contains a secret value: refusing to write it")
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func TestRedactUnsealed(t *testing.T) {
 	if hits, err := FindSecret(f.dir, secret); err != nil || len(hits) != 0 {
 		t.Fatalf("secret still in %v (%v)", hits, err)
 	}
-	if got, _ := os.ReadFile(crashed.LogPath); string(got) != "token [REDACTED]\n" {
+	if got, _ := os.ReadFile(crashed.LogPath); string(got) != "token [redacted]\n" {
 		t.Fatalf("log = %q", got)
 	}
 	// A sealed folder is left as sealed.

@@ -2,22 +2,21 @@ package ledger
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
+
+	"templated/internal/redact"
 )
 
-// ContainsSecret reports whether text holds secret as is, base64-encoded or
-// URL-escaped.
+// ContainsSecret reports whether text holds secret in any form it travels
+// in (redact.Forms: as is, base64-encoded, URL-escaped).
 func ContainsSecret(text []byte, secret string) bool {
 	if secret == "" {
 		return false
 	}
-	for _, form := range []string{secret, base64.StdEncoding.EncodeToString([]byte(secret)),
-		base64.RawURLEncoding.EncodeToString([]byte(secret)), url.QueryEscape(secret)} {
+	for _, form := range redact.Forms(secret) {
 		if bytes.Contains(text, []byte(form)) {
 			return true
 		}

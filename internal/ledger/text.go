@@ -114,3 +114,28 @@ func ReadTrustedCheckpoints(files []string) ([]TrustedCheckpoint, error) {
 	}
 	return out, nil
 }
+
+// WriteWitnesses says for people whether each configured witness cosigned
+// the newest checkpoint; nothing when no witness is configured. Call it
+// after Close, which makes the last, bounded attempt to reach them.
+func (l *Ledger) WriteWitnesses(w io.Writer) error {
+	l.mu.Lock()
+	n := l.n
+	l.mu.Unlock()
+	for _, s := range l.WitnessStatus() {
+		var err error
+		switch {
+		case s.Larger > 0:
+			_, err = fmt.Fprintf(w, "Witness %s has seen a larger tree (%d entries) than this ledger (%d): it was cut or rolled back; run templated ledger verify --witnesses 1\n", s.Name, s.Larger, n)
+		case s.Cosigned >= n:
+			_, err = fmt.Fprintf(w, "Witness %s cosigned the checkpoint of %d entries.\n", s.Name, n)
+		default:
+			_, err = fmt.Fprintf(w, "Witness %s: no cosignature for the checkpoint of %d entries yet (%s); it is sent again with the next entry, and templated ledger verify --witnesses 1 checks.\n",
+				s.Name, n, cmp.Or(s.LastError, "not reached"))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,8 +2,11 @@ package packer
 
 import (
 	"io"
+	"maps"
 	"slices"
 	"strings"
+
+	"templated/internal/redact"
 )
 
 const (
@@ -18,7 +21,7 @@ type collector struct {
 	out        io.Writer
 	prefix     string
 	tail       *ring
-	redact     *strings.Replacer // nil: nothing to redact
+	redact     *redact.Secrets // nil: nothing to redact
 	errors     []string
 	artifactID string
 	buf        []byte
@@ -77,12 +80,7 @@ func (c *collector) emit(l string) {
 	_, _ = c.out.Write(c.buf) // a failing log writer must not fail the build
 }
 
-func (c *collector) scrub(s string) string {
-	if c.redact == nil {
-		return s
-	}
-	return c.redact.Replace(s)
-}
+func (c *collector) scrub(s string) string { return c.redact.String(s) }
 
 // secretKeyWords mark environment variables whose values are redacted.
 var secretKeyWords = []string{"TOKEN", "SECRET", "PASSW", "KEY", "CREDENTIAL", "AUTH"}
@@ -98,28 +96,22 @@ func isSecretKey(k string) bool {
 	return slices.ContainsFunc(secretKeyWords, func(w string) bool { return strings.Contains(k, w) })
 }
 
-// redactor replaces the values of secret-looking variables (4 bytes or
-// longer), longest first, with "[redacted KEY]".
-func redactor(env map[string]string) *strings.Replacer {
-	type kv struct{ k, v string }
-	var secrets []kv
-	for k, v := range env {
-		if isSecretKey(k) && len(v) >= 4 {
-			secrets = append(secrets, kv{k, v})
+// redactor holds the values of secret-looking variables, each replaced
+// (in every form it travels in) by "[redacted KEY]"; nil when there are
+// none. Values shorter than redact.MinSecretLen are left: replacing them
+// would turn Packer's output into noise that shows where they matched.
+func redactor(env map[string]string) *redact.Secrets {
+	var s redact.Secrets
+	n := 0
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if v := env[k]; isSecretKey(k) && len(v) >= redact.MinSecretLen {
+			if s.Add(k, v) == nil {
+				n++
+			}
 		}
 	}
-	if len(secrets) == 0 {
+	if n == 0 {
 		return nil
 	}
-	slices.SortFunc(secrets, func(a, b kv) int {
-		if d := len(b.v) - len(a.v); d != 0 {
-			return d
-		}
-		return strings.Compare(a.k, b.k)
-	})
-	var oldnew []string
-	for _, s := range secrets {
-		oldnew = append(oldnew, s.v, "[redacted "+s.k+"]")
-	}
-	return strings.NewReplacer(oldnew...)
+	return &s
 }

@@ -130,7 +130,7 @@ func TestRedactor(t *testing.T) {
 		"PKR_VAR_ssh_key":      "xyz", // too short to redact
 		"PROXMOX_TOKEN_ID":     "templated@pve!build",
 	})
-	got := r.Replace("t=abcdefghijkl u=https://127.0.0.1:8006 k=xyz s=abcdefgh id=templated@pve!build")
+	got := r.String("t=abcdefghijkl u=https://127.0.0.1:8006 k=xyz s=abcdefgh id=templated@pve!build")
 	want := "t=[redacted PKR_VAR_token_secret] u=https://127.0.0.1:8006 k=xyz s=[redacted PROXMOX_TOKEN] id=templated@pve!build"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)

@@ -184,10 +184,4 @@ func (c *Client) explain(kind error, answered, msg string) string {
 	return s
 }
 
-func (c *Client) scrub(s string) string {
-	secret := c.cfg.TokenSecret.Reveal()
-	if secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
-}
+func (c *Client) scrub(s string) string { return c.secrets.String(s) }

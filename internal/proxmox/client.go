@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"templated/internal/redact"
+
 	pxapi "github.com/Telmate/proxmox-api-go/proxmox"
 	"github.com/sirupsen/logrus"
 )
@@ -58,6 +60,9 @@ type Client struct {
 	opts Options
 	log  logrus.FieldLogger
 	tr   *transport
+	// secrets is the token secret, kept out of every error the client
+	// returns (PVE and the library may quote a request).
+	secrets redact.Secrets
 }
 
 // Stats counts what a Client sent and received.
@@ -113,7 +118,11 @@ func New(cfg Config, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("new proxmox client: %w", err)
 	}
 	api.SetAPIToken(tid, pxapi.ApiTokenSecret(cfg.TokenSecret.Reveal()))
-	return &Client{api: api, cfg: cfg, opts: opts, log: log, tr: tr}, nil
+	c := &Client{api: api, cfg: cfg, opts: opts, log: log, tr: tr}
+	if err := c.secrets.Add("", cfg.TokenSecret.Reveal()); err != nil {
+		return nil, fmt.Errorf("new proxmox client: %w", err)
+	}
+	return c, nil
 }
 
 // String names the cluster. It keeps fmt from printing the Client's fields,
