@@ -20,6 +20,7 @@ build {
       task_timeout             = var.task_timeout
 
       vm_id                = var.vm_id
+      vm_name              = local.template_name # from creation on: the staging name claims the VM for its build
       template_name        = local.template_name
       template_description = local.description
 
