@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -48,21 +49,14 @@ type common struct {
 
 func (c *common) register(fs *flag.FlagSet, env *cmdEnv) {
 	c.env = env
-	fs.StringVar(&c.desired, "f", orDefault(env.Getenv("TEMPLATED_DESIRED"), defaultDesired), "desired state `file`")
+	fs.StringVar(&c.desired, "f", cmp.Or(env.Getenv("TEMPLATED_DESIRED"), defaultDesired), "desired state `file`")
 	fs.StringVar(&c.envFile, "env-file", env.Getenv("TEMPLATED_ENV_FILE"), "Proxmox connection settings (`.env` format; a .env in the working directory is read only when named here)")
-	fs.StringVar(&c.stateDir, "state-dir", orDefault(env.Getenv("TEMPLATED_STATE_DIR"), defaultState), "journal, holds and lock `dir`")
-	fs.StringVar(&c.evidence, "evidence-dir", orDefault(env.Getenv("TEMPLATED_EVIDENCE_DIR"), defaultEvidence), "evidence and ledger `dir`")
-	fs.StringVar(&c.packerBin, "packer", orDefault(env.Getenv("TEMPLATED_PACKER"), "packer"), "Packer `binary` (PACKER_PLUGIN_PATH is passed through)")
+	fs.StringVar(&c.stateDir, "state-dir", cmp.Or(env.Getenv("TEMPLATED_STATE_DIR"), defaultState), "journal, holds and lock `dir`")
+	fs.StringVar(&c.evidence, "evidence-dir", cmp.Or(env.Getenv("TEMPLATED_EVIDENCE_DIR"), defaultEvidence), "evidence and ledger `dir`")
+	fs.StringVar(&c.packerBin, "packer", cmp.Or(env.Getenv("TEMPLATED_PACKER"), "packer"), "Packer `binary` (PACKER_PLUGIN_PATH is passed through)")
 	fs.DurationVar(&c.killGrace, "packer-kill-grace", packer.DefaultKillGrace, "how long Packer may clean up after SIGINT (a stop or a build timeout) before it is killed")
-	fs.StringVar(&c.logFormat, "log-format", orDefault(env.Getenv("TEMPLATED_LOG_FORMAT"), "text"), "log format: text or json")
-	fs.StringVar(&c.logLevel, "log-level", orDefault(env.Getenv("TEMPLATED_LOG_LEVEL"), "info"), "log level: debug, info, warn, error")
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
+	fs.StringVar(&c.logFormat, "log-format", cmp.Or(env.Getenv("TEMPLATED_LOG_FORMAT"), "text"), "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", cmp.Or(env.Getenv("TEMPLATED_LOG_LEVEL"), "info"), "log level: debug, info, warn, error")
 }
 
 // logger builds the logrus logger the flags ask for, writing to stderr.

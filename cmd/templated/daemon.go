@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,12 +19,12 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	var a actFlags
 	fs := newFlagSet("daemon", env.Stderr)
 	a.register(fs, env)
-	listen := fs.String("listen", orDefault(env.Getenv("TEMPLATED_LISTEN"), "127.0.0.1:9750"), "loopback `address` for /healthz, /readyz, /metrics and /status (\"\" for none)")
+	listen := fs.String("listen", cmp.Or(env.Getenv("TEMPLATED_LISTEN"), "127.0.0.1:9750"), "loopback `address` for /healthz, /readyz, /metrics and /status (\"\" for none)")
 	interval := fs.Duration("interval", daemon.DefaultInterval, "safety-net reconcile `interval`")
 	debounce := fs.Duration("debounce", daemon.DefaultDebounce, "quiet time after a file change before reconciling")
 	failures := fs.Int("failure-limit", daemon.DefaultFailureLimit, "suspend a template after this many failed builds in a row")
 	audit := fs.Duration("ledger-audit-interval", daemon.DefaultAuditInterval, "check the evidence ledger's whole history in the background this often (also at start)")
-	retention := fs.String("evidence-retention", orDefault(env.Getenv("TEMPLATED_EVIDENCE_RETENTION"), "0"), "prune build evidence older than this after each run (e.g. 400d; 0 keeps everything); each prune is a ledger entry")
+	retention := fs.String("evidence-retention", cmp.Or(env.Getenv("TEMPLATED_EVIDENCE_RETENTION"), "0"), "prune build evidence older than this after each run (e.g. 400d; 0 keeps everything); each prune is a ledger entry")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,7 +18,7 @@ func runStatus(ctx context.Context, env *cmdEnv, args []string) error {
 	var c common
 	fs := newFlagSet("status", env.Stderr)
 	c.register(fs, env)
-	listen := fs.String("listen", orDefault(env.Getenv("TEMPLATED_LISTEN"), "127.0.0.1:9750"), "`address` of the running daemon's listener")
+	listen := fs.String("listen", cmp.Or(env.Getenv("TEMPLATED_LISTEN"), "127.0.0.1:9750"), "`address` of the running daemon's listener")
 	direct := fs.Bool("direct", false, "ask Proxmox directly instead of the running daemon")
 	asJSON := fs.Bool("json", false, "print JSON (the daemon's /status document with source, listen and note)")
 	if err := parseFlags(fs, args); err != nil {
