@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"templated/internal/lease"
 	"templated/internal/ledger"
@@ -101,7 +102,7 @@ func TestTwoInstallationsNeverTouchEachOther(t *testing.T) {
 	var insts [2]*inst
 	for i := range insts {
 		base := t.TempDir()
-		cl, err := proxmox.New(proxmox.Config{URL: sim.URL(), TokenID: sim.TokenID(), TokenSecret: proxmox.Secret(sim.TokenSecret())}, proxmox.Options{})
+		cl, err := proxmox.New(proxmox.Config{URL: sim.URL(), TokenID: sim.TokenID(), TokenSecret: proxmox.Secret(sim.TokenSecret())}, proxmox.Options{PollInterval: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,6 +115,7 @@ func TestTwoInstallationsNeverTouchEachOther(t *testing.T) {
 			Parallel: 1, Version: "test", Cluster: in.del, Tools: in.tools}
 		if i == 1 {
 			set.LeaseWait = -1 // the second waits for the lease; the first refuses at once
+			set.leasePoll = 50 * time.Millisecond
 		}
 		if in.sess, err = Open(context.Background(), set); err != nil {
 			t.Fatal(err)
@@ -122,7 +124,7 @@ func TestTwoInstallationsNeverTouchEachOther(t *testing.T) {
 		in.id = in.sess.installation
 		insts[i] = in
 	}
-	rounds := 6
+	rounds := 12
 	if testing.Short() {
 		rounds = 2
 	}

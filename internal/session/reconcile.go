@@ -183,7 +183,7 @@ func (sess *Session) acquireLease(ctx context.Context, cluster reconcile.Cluster
 		node = d.Templates[0].Node
 	}
 	return lease.Acquire(ctx, lc, lease.Options{Node: node, VMID: d.VMIDs.Staging.Last, Holder: sess.installation,
-		Wait: set.LeaseWait, Log: set.Log})
+		Wait: set.LeaseWait, Poll: set.leasePoll, Log: set.Log})
 }
 
 // recoverJournal waits for Packer processes an interrupted templated left,

@@ -48,6 +48,9 @@ type Settings struct {
 	// LeaseWait bounds how long a run waits for the cluster lease another
 	// installation holds (0: refuse at once, naming the holder).
 	LeaseWait time.Duration
+	// leasePoll is how often a waiting run looks at the lease again
+	// (lease's default when zero; tests shorten it).
+	leasePoll time.Duration
 	// Version is templated's own version, for the evidence.
 	Version string
 	// Getenv reads the environment (CI detection, the key's default place).
