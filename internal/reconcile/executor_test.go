@@ -367,6 +367,15 @@ func TestPruneLeavesAnotherInstallationsPrevious(t *testing.T) {
 	if _, ok := h.c.VM(9950); !ok {
 		t.Error("this installation's previous version (keep_previous 1) was not kept")
 	}
+	var skipped int
+	for _, ev := range h.rec.events {
+		if ev.Kind == "cleanup" && ev.Result == "skipped" && ev.VMID == 9960 && strings.Contains(ev.Detail, "bbbbbbbbbbbb") {
+			skipped++
+		}
+	}
+	if skipped != 1 {
+		t.Errorf("events %+v: want the other installation's copy recorded as left alone", h.rec.events)
+	}
 }
 
 func TestApplySwapFaults(t *testing.T) {

@@ -344,43 +344,55 @@ func (e *Executor) cleanup(ctx context.Context, op *journal.Op, t state.Template
 	return e.Journal.Done(t.Name)
 }
 
-// previousVersions lists t's copies in the previous range, newest first.
+// previousVersions lists t's copies in the previous range, newest first:
+// those this installation made (or made before installations had ids).
 func (e *Executor) previousVersions(ctx context.Context, t state.Template) ([]state.Guest, error) {
+	ours, _, err := e.listPrevious(ctx, t)
+	return ours, err
+}
+
+// listPrevious lists t's copies in the previous range, newest first, and
+// apart those another installation made, which are neither kept nor
+// pruned here.
+func (e *Executor) listPrevious(ctx context.Context, t state.Template) (ours, theirs []state.Guest, err error) {
 	guests, err := e.Cluster.ListGuests(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list guests: %w", err)
+		return nil, nil, fmt.Errorf("list guests: %w", err)
 	}
 	prefix := t.Name + "-prev-"
-	var out []state.Guest
 	for _, g := range guests {
 		if !g.HasTag(state.TagPrevious) || !g.Template || !strings.HasPrefix(g.Name, prefix) {
 			continue
 		}
 		if s, _ := state.StampFromTags(g.Tags); !s.MadeBy(e.Installation) {
-			// Another installation's copy: neither kept nor pruned here.
-			e.log().WithFields(map[string]any{"template": t.Name, "vmid": g.VMID, "installation": s.Installation}).
-				Warn("previous version made by another templated installation; left alone")
+			theirs = append(theirs, g)
 			continue
 		}
-		out = append(out, g)
+		ours = append(ours, g)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, _ := state.StampFromTags(out[i].Tags)
-		b, _ := state.StampFromTags(out[j].Tags)
+	sort.Slice(ours, func(i, j int) bool {
+		a, _ := state.StampFromTags(ours[i].Tags)
+		b, _ := state.StampFromTags(ours[j].Tags)
 		if !a.BuiltAt.Equal(b.BuiltAt) {
 			return a.BuiltAt.After(b.BuiltAt)
 		}
-		return out[i].VMID > out[j].VMID
+		return ours[i].VMID > ours[j].VMID
 	})
-	return out, nil
+	return ours, theirs, nil
 }
 
 // prunePrevious deletes t's previous versions beyond t.KeepPrevious,
 // oldest first, leaving out skip.
 func (e *Executor) prunePrevious(ctx context.Context, t state.Template, skip int) error {
-	all, err := e.previousVersions(ctx, t)
+	all, theirs, err := e.listPrevious(ctx, t)
 	if err != nil {
 		return err
+	}
+	for _, g := range theirs {
+		s, _ := state.StampFromTags(g.Tags)
+		why := fmt.Sprintf("previous version %d %q was made by templated installation %s, not this one (%s); left alone", g.VMID, g.Name, s.Installation, e.Installation)
+		e.log().WithFields(map[string]any{"template": t.Name, "vmid": g.VMID}).Warn(why)
+		_ = e.Recorder.Event(ctx, Event{Kind: "cleanup", Template: t.Name, VMID: g.VMID, Step: journal.StepCleanup, Result: "skipped", Detail: why})
 	}
 	prevs := slices.DeleteFunc(all, func(g state.Guest) bool { return g.VMID == skip })
 	for i := max(t.KeepPrevious, 0); i < len(prevs); i++ {
