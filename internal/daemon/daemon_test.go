@@ -746,18 +746,7 @@ func TestLocalErrorBeforeObservationIsAFailure(t *testing.T) {
 
 func TestDesiredLoaderPanicIsARejection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, func(o *Options) {
-			o.Load = func(path string) (*state.Desired, error) {
-				data, err := os.ReadFile(path)
-				if err != nil {
-					return nil, err
-				}
-				if strings.Contains(string(data), "PANIC") {
-					panic("parser bug")
-				}
-				return loadTestDesired(path)
-			}
-		}, tplA)
+		h := newHarness(t, loadFailingOn("PANIC", func() (*state.Desired, error) { panic("parser bug") }), tplA)
 		h.start()
 		synctest.Wait()
 		good := h.d.Desired()
@@ -813,18 +802,9 @@ func TestReconcilePanicIsAFailedRun(t *testing.T) {
 // brings into /status (and the log and the ledger) is bounded.
 func TestRejectionErrorBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, func(o *Options) {
-			o.Load = func(path string) (*state.Desired, error) {
-				data, err := os.ReadFile(path)
-				if err != nil {
-					return nil, err
-				}
-				if strings.Contains(string(data), "HUGE") {
-					return nil, errors.New(strings.Repeat("templates[0].x: unknown key\n", 200000))
-				}
-				return loadTestDesired(path)
-			}
-		}, tplA)
+		h := newHarness(t, loadFailingOn("HUGE", func() (*state.Desired, error) {
+			return nil, errors.New(strings.Repeat("templates[0].x: unknown key\n", 200000))
+		}), tplA)
 		h.start()
 		synctest.Wait()
 		if err := os.WriteFile(h.path, []byte("HUGE"), 0o600); err != nil {
@@ -841,4 +821,21 @@ func TestRejectionErrorBounded(t *testing.T) {
 			t.Fatalf("Run = %v", err)
 		}
 	})
+}
+
+// loadFailingOn makes the daemon's loader call fail for a desired file
+// holding marker, and load the test format otherwise.
+func loadFailingOn(marker string, fail func() (*state.Desired, error)) func(*Options) {
+	return func(o *Options) {
+		o.Load = func(path string) (*state.Desired, error) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, err
+			}
+			if strings.Contains(string(data), marker) {
+				return fail()
+			}
+			return loadTestDesired(path)
+		}
+	}
 }

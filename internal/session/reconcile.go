@@ -50,55 +50,52 @@ type Result struct {
 // the ledger unwritable, Packer missing); failed builds are in the
 // Report.
 func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options) (Result, error) {
-	r, ctx, err := sess.run(ctx, d, o.Progress)
-	if err != nil {
-		return Result{}, err
-	}
-	defer r.close()
-	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
-		return Result{}, err
-	}
-	p, err := observe(ctx, r.cluster, d, r.inputs, r.set.StateDir)
-	if err != nil {
-		return Result{}, err
-	}
-	res := Result{Observed: true, Plan: p}
-	if o.Observed != nil {
-		o.Observed(p)
-	}
-	if p.HasChanges() && o.Confirm != nil {
-		ok, err := o.Confirm(p)
+	var res Result
+	err := sess.act(ctx, d, o, func(ctx context.Context, r *run) error {
+		p, err := observe(ctx, r.cluster, d, r.inputs, r.set.StateDir)
 		if err != nil {
-			return res, err
+			return err
 		}
-		res.Declined = !ok
-	}
-	if err := r.rec.decision(ctx, d, p, o.Trigger, res.Declined); err != nil {
-		return res, fmt.Errorf("record decision: %w", err)
-	}
-	if res.Declined {
-		return res, nil
-	}
-	res.Report, err = r.exec.Apply(ctx, d, p)
+		res = Result{Observed: true, Plan: p}
+		if o.Observed != nil {
+			o.Observed(p)
+		}
+		if p.HasChanges() && o.Confirm != nil {
+			ok, err := o.Confirm(p)
+			if err != nil {
+				return err
+			}
+			res.Declined = !ok
+		}
+		if err := r.rec.decision(ctx, d, p, o.Trigger, res.Declined); err != nil {
+			return fmt.Errorf("record decision: %w", err)
+		}
+		if res.Declined {
+			return nil
+		}
+		res.Report, err = r.exec.Apply(ctx, d, p)
+		return err
+	})
 	return res, err
 }
 
 // Rollback puts name's previous version back at its reserved VMID and
 // holds it; who is recorded.
 func (sess *Session) Rollback(ctx context.Context, d *state.Desired, name, who string, o Options) error {
-	r, ctx, err := sess.run(ctx, d, o.Progress)
-	if err != nil {
-		return err
-	}
-	defer r.close()
-	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
-		return err
-	}
-	return r.exec.Rollback(ctx, d, name, r.inputs[name], who)
+	return sess.act(ctx, d, o, func(ctx context.Context, r *run) error {
+		return r.exec.Rollback(ctx, d, name, r.inputs[name], who)
+	})
 }
 
 // Adopt takes over a hand-built template at name's reserved VMID.
 func (sess *Session) Adopt(ctx context.Context, d *state.Desired, name string, o Options) error {
+	return sess.act(ctx, d, o, func(ctx context.Context, r *run) error {
+		return r.exec.Adopt(ctx, d, name)
+	})
+}
+
+// act runs do under the lease, after finishing what the journal holds.
+func (sess *Session) act(ctx context.Context, d *state.Desired, o Options, do func(context.Context, *run) error) error {
 	r, ctx, err := sess.run(ctx, d, o.Progress)
 	if err != nil {
 		return err
@@ -107,7 +104,7 @@ func (sess *Session) Adopt(ctx context.Context, d *state.Desired, name string, o
 	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
 		return err
 	}
-	return r.exec.Adopt(ctx, d, name)
+	return do(ctx, r)
 }
 
 // run is one run's wiring: the cluster lease, the inputs, the recorder
