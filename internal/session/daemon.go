@@ -37,11 +37,15 @@ func (r *DaemonReconciler) Reconcile(ctx context.Context, req daemon.Request) (d
 	// after each run, or every run leaks one until the GC finds it.
 	progress := r.Log.WithField("component", "packer").WriterLevel(logrus.InfoLevel)
 	defer progress.Close()
+	told := false
 	res, err := r.Session.Reconcile(ctx, req.Desired, Options{
 		Trigger:  req.Trigger.String(),
-		Observed: func(plan.Plan) { req.Observed() },
+		Observed: func(plan.Plan) { told = true; req.Observed() },
 		Progress: progress,
 	})
+	if res.Observed && !told {
+		req.Observed() // the run failed after reading the cluster (the lease held elsewhere)
+	}
 	if err != nil {
 		if !res.Observed {
 			if IsClusterError(err) {

@@ -47,11 +47,40 @@ type Result struct {
 // Reconcile brings the cluster to d: it finishes what the journal holds,
 // observes, decides, records the decision, confirms, then builds and
 // swaps. Its error means the run itself failed (the cluster unreadable,
-// the ledger unwritable, Packer missing); failed builds are in the
-// Report.
+// the ledger unwritable, Packer missing, the lease held elsewhere);
+// failed builds are in the Report.
+//
+// A run with nothing to do reads the cluster once and writes nothing to
+// it, not even the lease: the lease is taken only for work, and the
+// cluster is read again under it, so that what is carried out is what
+// the cluster holds while no other installation can act.
 func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options) (Result, error) {
+	r, err := sess.prepare(ctx, d, o.Progress)
+	if err != nil {
+		return Result{}, err
+	}
 	var res Result
-	err := sess.act(ctx, d, o, func(ctx context.Context, r *run) error {
+	pending, err := sess.journal.Pending()
+	if err != nil {
+		return res, err
+	}
+	if len(pending) == 0 {
+		p, err := observe(ctx, r.cluster, d, r.inputs, r.set.StateDir)
+		if err != nil {
+			return res, err
+		}
+		res = Result{Observed: true, Plan: p}
+		if !p.HasChanges() {
+			if o.Observed != nil {
+				o.Observed(p)
+			}
+			if err := r.rec.decision(ctx, d, p, o.Trigger, false); err != nil {
+				return res, fmt.Errorf("record decision: %w", err)
+			}
+			return res, nil
+		}
+	}
+	err = sess.actWith(ctx, r, d, o, func(ctx context.Context, r *run) error {
 		p, err := observe(ctx, r.cluster, d, r.inputs, r.set.StateDir)
 		if err != nil {
 			return err
@@ -94,21 +123,38 @@ func (sess *Session) Adopt(ctx context.Context, d *state.Desired, name string, o
 	})
 }
 
-// act runs do under the lease, after finishing what the journal holds.
+// act wires a run and carries out do as actWith does.
 func (sess *Session) act(ctx context.Context, d *state.Desired, o Options, do func(context.Context, *run) error) error {
-	r, ctx, err := sess.run(ctx, d, o.Progress)
+	r, err := sess.prepare(ctx, d, o.Progress)
 	if err != nil {
 		return err
 	}
-	defer r.close()
-	if err := r.recoverJournal(ctx, d, o.OnRecover); err != nil {
-		return err
-	}
-	return do(ctx, r)
+	return sess.actWith(ctx, r, d, o, do)
 }
 
-// run is one run's wiring: the cluster lease, the inputs, the recorder
-// and the executor. close releases the lease.
+// actWith takes the cluster lease, finishes what the journal holds, and
+// runs do, all under the lease's guard: the context do gets is cancelled
+// when the lease is lost, so that nothing acts unguarded.
+func (sess *Session) actWith(ctx context.Context, r *run, d *state.Desired, o Options, do func(context.Context, *run) error) error {
+	l, err := sess.acquireLease(ctx, r.cluster, d, r.set)
+	if err != nil {
+		return err
+	}
+	l.Keep(ctx)
+	gctx, cancel := l.Guard(ctx)
+	defer func() {
+		cancel()
+		if err := l.Release(context.WithoutCancel(ctx)); err != nil {
+			r.set.Log.WithError(err).Warn("release the cluster lease (it expires by itself)")
+		}
+	}()
+	if err := r.recoverJournal(gctx, d, o.OnRecover); err != nil {
+		return err
+	}
+	return do(gctx, r)
+}
+
+// run is one run's wiring: the inputs, the recorder and the executor.
 type run struct {
 	set     Settings
 	cluster reconcile.Cluster
@@ -116,37 +162,23 @@ type run struct {
 	inputs  map[string]string
 	rec     *ledgerRecorder
 	exec    *reconcile.Executor
-	close   func()
 }
 
-// run takes the cluster lease and wires a run; the context it returns is
-// cancelled when the lease is lost, so that nothing acts unguarded.
-func (sess *Session) run(ctx context.Context, d *state.Desired, progress io.Writer) (*run, context.Context, error) {
+// prepare wires a run; reading the cluster and deciding need no lease.
+func (sess *Session) prepare(ctx context.Context, d *state.Desired, progress io.Writer) (*run, error) {
 	cluster, tools, led, set := sess.current()
 	if sess.journal == nil {
-		return nil, ctx, errors.New("session opened for planning only")
+		return nil, errors.New("session opened for planning only")
 	}
 	if led == nil {
-		return nil, ctx, fmt.Errorf("the evidence ledger is not open (%v); nothing is done unrecorded", sess.ledErr)
+		return nil, fmt.Errorf("the evidence ledger is not open (%v); nothing is done unrecorded", sess.ledErr)
 	}
-	l, err := sess.acquireLease(ctx, cluster, d, set)
-	if err != nil {
-		return nil, ctx, err
-	}
-	l.Keep(ctx)
-	gctx, cancel := l.Guard(ctx)
-	r := &run{set: set, cluster: cluster, tools: tools, close: func() {
-		cancel()
-		if err := l.Release(context.WithoutCancel(ctx)); err != nil {
-			set.Log.WithError(err).Warn("release the cluster lease (it expires by itself)")
-		}
-	}}
-	ctx = gctx
+	r := &run{set: set, cluster: cluster, tools: tools}
+	var err error
 	if r.inputs, r.rec, r.exec, err = sess.wire(ctx, d, progress, r); err != nil {
-		r.close()
-		return nil, ctx, err
+		return nil, err
 	}
-	return r, ctx, nil
+	return r, nil
 }
 
 // wire hashes the inputs and builds the recorder and the executor.

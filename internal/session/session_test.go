@@ -143,8 +143,13 @@ func TestReconcileBuildsEverythingMissing(t *testing.T) {
 	if fin := h.entries(t, ledger.KindBuildFinished); len(fin) != 4 {
 		t.Errorf("%d build.finished entries, want 4", len(fin))
 	}
-	// A second reconcile finds nothing to do, and records that.
+	// A second reconcile finds nothing to do, and records that; it reads
+	// the cluster once and writes nothing to it, not even the lease.
+	before := len(h.c.Calls())
 	res, err = sess.Reconcile(context.Background(), h.d, Options{Trigger: "apply"})
+	if calls := h.c.Calls()[before:]; len(calls) != 1 || calls[0] != "ListGuests" {
+		t.Errorf("calls of a run with nothing to do: %v, want one ListGuests", calls)
+	}
 	if err != nil || res.Plan.HasChanges() || len(res.Report.Results) != 0 {
 		t.Fatalf("second run: %+v, %v", res.Plan.Summary, err)
 	}
@@ -332,6 +337,14 @@ func TestReconcileRefusedWhileAnotherInstallationHoldsTheLease(t *testing.T) {
 	}
 	if b := h.tools.built(); len(b) != 0 {
 		t.Fatalf("built %v under another installation's lease", b)
+	}
+	// The daemon: the cluster was read (ready), the run failed naming the
+	// holder, and it is no reason to back off as from an unreachable one.
+	observed := 0
+	dr := &DaemonReconciler{Session: sess, Log: sess.set.Log}
+	out, err := dr.Reconcile(context.Background(), daemon.Request{Desired: h.d, Observed: func() { observed++ }})
+	if !errors.As(err, &held) || daemon.IsUnreachable(err) || !out.Observed || observed != 1 {
+		t.Fatalf("daemon run under another's lease: outcome %+v, err %v, observed %d", out, err, observed)
 	}
 	if err := other.Release(context.Background()); err != nil {
 		t.Fatal(err)
