@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,6 +19,11 @@ import (
 type Cluster struct {
 	mu       sync.RWMutex
 	version  string
+	major    int            // PVE major version: privilege names, built-in roles
+	access   *access        // nil: every token may do everything
+	rootAcc  *access        // the model GET /access/permissions uses without access
+	clspec   *ClusterSpec   // nil: a lone node (unless several nodes)
+	dc       DatacenterSpec // datacenter.cfg
 	nodes    []NodeSpec
 	storages []StorageSpec
 	isos     map[string]ISOSpec // volid → file
@@ -80,6 +86,27 @@ func newCluster(seed *Seed, taskDuration time.Duration) (*Cluster, error) {
 	if c.version == "" {
 		c.version = "8.4.1"
 	}
+	c.major = majorVersion(c.version)
+	var err error
+	if c.rootAcc, err = newAccess(&AccessSpec{}, c.major); err != nil {
+		return nil, err
+	}
+	if seed.Access != nil {
+		if c.access, err = newAccess(seed.Access, c.major); err != nil {
+			return nil, err
+		}
+	}
+	if seed.Cluster != nil {
+		cs := *seed.Cluster
+		c.clspec = &cs
+	}
+	if seed.Datacenter != nil {
+		c.dc = *seed.Datacenter
+		if c.dc.NextID != nil {
+			n := *c.dc.NextID
+			c.dc.NextID = &n
+		}
+	}
 	for i := range c.nodes {
 		if c.nodes[i].Status == "" {
 			c.nodes[i].Status = "online"
@@ -89,6 +116,9 @@ func newCluster(seed *Seed, taskDuration time.Duration) (*Cluster, error) {
 		}
 		if c.nodes[i].Memory == 0 {
 			c.nodes[i].Memory = 32 << 30
+		}
+		if c.nodes[i].IP == "" {
+			c.nodes[i].IP = fmt.Sprintf("192.0.2.%d", 10+i)
 		}
 	}
 	for _, iso := range seed.ISOs {
@@ -479,7 +509,14 @@ func (c *Cluster) Volumes(node, storage string) []Volume {
 }
 
 func (c *Cluster) exportLocked() *Seed {
-	s := &Seed{Version: c.version, Nodes: slices.Clone(c.nodes), Storages: slices.Clone(c.storages)}
+	s := &Seed{Version: c.version, Nodes: slices.Clone(c.nodes), Storages: slices.Clone(c.storages), Cluster: c.clspec}
+	if c.access != nil {
+		s.Access = c.access.spec
+	}
+	if c.dc.NextID != nil {
+		dc := c.dc
+		s.Datacenter = &dc
+	}
 	for _, k := range sortedKeys(c.isos) {
 		s.ISOs = append(s.ISOs, c.isos[k])
 	}
@@ -496,10 +533,18 @@ func (c *Cluster) exportLocked() *Seed {
 	return s
 }
 
-func (c *Cluster) nextIDLocked() int {
-	for id := 100; ; id++ {
+// nextIDLocked is GET /cluster/nextid's answer: the first free VMID in
+// datacenter.cfg's next-id range [lower, upper) (pve-manager
+// PVE/API2/Cluster.pm 'nextid').
+func (c *Cluster) nextIDLocked() (int, error) {
+	lower, upper := 100, 1000*1000
+	if n := c.dc.NextID; n != nil {
+		lower, upper = cmp.Or(n.Lower, lower), cmp.Or(n.Upper, upper)
+	}
+	for id := lower; id < upper; id++ {
 		if _, ok := c.guests[id]; !ok {
-			return id
+			return id, nil
 		}
 	}
+	return 0, fail(500, "unable to get any free VMID in range [%d, %d]", lower, upper)
 }

@@ -92,10 +92,11 @@ func cloneQemu(s *Server, rc *reqCtx) (any, error) {
 	if n := rc.param("name"); n != "" && !reDNSName.MatchString(n) {
 		return nil, paramError(map[string]string{"name": "invalid format - value does not look like a valid DNS name"})
 	}
-	return s.withGuest(rc, "qemu", true, func(src *guest) (any, error) { return s.cluster.cloneTask(rc, src, newid) })
+	return s.withGuest(rc, "qemu", true, func(src *guest) (any, error) { return s.cloneTask(rc, src, newid) })
 }
 
-func (c *Cluster) cloneTask(rc *reqCtx, src *guest, newid int) (any, error) {
+func (s *Server) cloneTask(rc *reqCtx, src *guest, newid int) (any, error) {
+	c := s.cluster
 	full, err := rc.boolParam("full", !src.isTemplate())
 	if err != nil {
 		return nil, err
@@ -126,9 +127,17 @@ func (c *Cluster) cloneTask(rc *reqCtx, src *guest, newid int) (any, error) {
 		return nil, fail(500, "unable to create VM %d: config file already exists", newid)
 	}
 	if storage != "" {
-		if _, ok := c.storage(storage); !ok {
+		st, ok := c.storage(storage)
+		if !ok {
 			return nil, fail(500, "storage '%s' does not exist", storage)
 		}
+		// clone_vm's $load_and_check (qemu-server Qemu.pm).
+		if !hasContent(st, "images") {
+			return nil, paramError(map[string]string{"storage": fmt.Sprintf("storage '%s' does not support vm images", storage)})
+		}
+	}
+	if err := s.cloneStoragePerms(rc, src, storage); err != nil {
+		return nil, err
 	}
 	spec := taskSpec{node: src.node, typ: "qmclone", id: itoa(src.vmid), user: rc.user}
 	conf, cerr := c.cloneConfig(src, newid, rc.param("name"), full, storage, format)
@@ -270,16 +279,23 @@ func resizeQemu(s *Server, rc *reqCtx) (any, error) {
 	if len(errs) > 0 {
 		return nil, paramError(errs)
 	}
-	return s.withGuest(rc, "qemu", true, func(g *guest) (any, error) { return s.cluster.resizeTask(rc, g, disk, size) })
+	return s.withGuest(rc, "qemu", true, func(g *guest) (any, error) { return s.resizeTask(rc, g, disk, size) })
 }
 
-func (c *Cluster) resizeTask(rc *reqCtx, g *guest, disk, size string) (any, error) {
+func (s *Server) resizeTask(rc *reqCtx, g *guest, disk, size string) (any, error) {
+	c := s.cluster
 	if err := g.checkLock(); err != nil {
 		return nil, err
 	}
 	v, ok := g.conf[disk]
 	if !ok || isCDROM(v) {
 		return nil, fail(500, "disk '%s' does not exist", disk)
+	}
+	// resize_vm: Datastore.AllocateSpace on the disk's storage.
+	if sid, _, ok := splitVolid(driveVolume(v)); ok {
+		if err := s.checkPerm(rc, "/storage/"+sid, "Datastore.AllocateSpace"); err != nil {
+			return nil, err
+		}
 	}
 	cur := parseSize(propGet(v, "size"), false)
 	var want int64

@@ -76,24 +76,6 @@ func getNodeIndex(s *Server, rc *reqCtx) (any, error) {
 	return index("name", "qemu", "lxc", "storage", "tasks", "status", "version"), nil
 }
 
-func getNodeStatus(s *Server, rc *reqCtx) (any, error) {
-	c := s.cluster
-	return s.withNode(rc, false, func(node string) (any, error) {
-		for _, n := range c.nodes {
-			if n.Name == node {
-				e := c.nodeEntryLocked(n)
-				return map[string]any{
-					"cpu": e.CPU, "uptime": e.Uptime, "pveversion": "pve-manager/" + c.version + "/2a5fa54a8503f96d",
-					"kversion": "Linux 6.8.12-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z) x86_64",
-					"memory":   map[string]int64{"total": e.MaxMem, "used": e.Mem, "free": e.MaxMem - e.Mem},
-					"cpuinfo":  map[string]any{"cpus": e.MaxCPU, "sockets": 1, "cores": e.MaxCPU, "model": "Simulated CPU"},
-				}, nil
-			}
-		}
-		return nil, nil
-	})
-}
-
 // resEntry is one VM or container in /cluster/resources.
 type resEntry struct {
 	ID        string  `json:"id"`
@@ -163,18 +145,22 @@ func getResources(s *Server, rc *reqCtx) (any, error) {
 		sort.Strings(ids)
 		for _, id := range ids {
 			n, _ := strconv.Atoi(id)
-			out = append(out, c.resEntryLocked(c.guests[n]))
+			if s.canAny(rc, "/vms/"+id, "VM.Audit") {
+				out = append(out, c.resEntryLocked(c.guests[n]))
+			}
 		}
 	}
 	if typ == "" || typ == "node" {
 		for _, n := range c.nodes {
-			out = append(out, c.nodeEntryLocked(n))
+			if s.canAny(rc, "/nodes/"+n.Name, "Sys.Audit") {
+				out = append(out, c.nodeEntryLocked(n))
+			}
 		}
 	}
 	if typ == "" || typ == "storage" {
 		for _, n := range c.nodes {
 			for _, st := range c.storages {
-				if !storageOnNode(st, n.Name) {
+				if !storageOnNode(st, n.Name) || !s.canAny(rc, "/storage/"+st.Name, "Datastore.Audit", "Datastore.AllocateSpace") {
 					continue
 				}
 				out = append(out, c.storageEntryLocked(st, n.Name))
@@ -228,7 +214,11 @@ func getNextID(s *Server, rc *reqCtx) (any, error) {
 		}
 		return strconv.Itoa(n), nil
 	}
-	return strconv.Itoa(c.nextIDLocked()), nil
+	id, err := c.nextIDLocked()
+	if err != nil {
+		return nil, err
+	}
+	return strconv.Itoa(id), nil
 }
 
 func getHAResources(*Server, *reqCtx) (any, error) { return []any{}, nil }
@@ -246,20 +236,4 @@ func getHAResource(_ *Server, rc *reqCtx) (any, error) {
 
 func deleteHAResource(_ *Server, rc *reqCtx) (any, error) {
 	return nil, fail(500, "cannot delete service '%s', not HA managed!", haSID(rc.pathValue("sid")))
-}
-
-func getPermissions(s *Server, rc *reqCtx) (any, error) {
-	privs := map[string]int{}
-	for _, p := range []string{"VM.Allocate", "VM.Audit", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU",
-		"VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory", "VM.Config.Network",
-		"VM.Config.Options", "VM.Console", "VM.Migrate", "VM.Monitor", "VM.PowerMgmt", "Datastore.Allocate",
-		"Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit", "Sys.Audit", "Sys.Modify",
-		"SDN.Use", "Pool.Allocate", "Pool.Audit"} {
-		privs[p] = 1
-	}
-	out := map[string]map[string]int{"/": privs}
-	if p := rc.param("path"); p != "" {
-		out = map[string]map[string]int{p: privs}
-	}
-	return out, nil
 }

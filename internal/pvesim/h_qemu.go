@@ -95,12 +95,14 @@ func (c *Cluster) listEntry(g *guest) qemuListEntry {
 	return e
 }
 
+// listGuests lists the guests of a node the caller has VM.Audit on (as
+// vmlist does).
 func listGuests(s *Server, rc *reqCtx, typ string) (any, error) {
 	c := s.cluster
 	return s.withNode(rc, false, func(node string) (any, error) {
 		out := []qemuListEntry{}
 		for _, g := range c.guests {
-			if g.node == node && g.typ == typ {
+			if g.node == node && g.typ == typ && s.canAny(rc, "/vms/"+itoa(g.vmid), "VM.Audit") {
 				out = append(out, c.listEntry(g))
 			}
 		}
@@ -155,6 +157,9 @@ func putQemuConfig(s *Server, rc *reqCtx) (any, error) {
 	}
 	c := s.cluster
 	return s.withGuest(rc, "qemu", true, func(g *guest) (any, error) {
+		if err := s.updatePerms(rc, g, u); err != nil {
+			return nil, err
+		}
 		if err := c.applyUpdate(g, u); err != nil {
 			return nil, err
 		}
@@ -171,6 +176,9 @@ func postQemuConfig(s *Server, rc *reqCtx) (any, error) {
 	}
 	c := s.cluster
 	return s.withGuest(rc, "qemu", true, func(g *guest) (any, error) {
+		if err := s.updatePerms(rc, g, u); err != nil {
+			return nil, err
+		}
 		vmid := g.vmid
 		return c.startTask(taskSpec{node: g.node, typ: "qmconfig", id: itoa(vmid), user: rc.user,
 			log: []string{fmt.Sprintf("update VM %d: %s", vmid, describeParams(rc.params))},
@@ -268,6 +276,9 @@ func createQemu(s *Server, rc *reqCtx) (any, error) {
 	}
 	c := s.cluster
 	return s.withNode(rc, true, func(node string) (any, error) {
+		if err := s.createPerms(rc, vmid, u, start); err != nil {
+			return nil, err
+		}
 		if old, ok := c.guests[vmid]; ok {
 			return nil, fail(500, "unable to create VM %d - VM %d already exists on node '%s'", vmid, vmid, old.node)
 		}

@@ -3,7 +3,7 @@ package pvesim
 import (
 	"fmt"
 	"path"
-
+	"regexp"
 	"strings"
 )
 
@@ -22,20 +22,48 @@ func (s *Server) withStorage(rc *reqCtx, write bool, fn func(st StorageSpec) (an
 	return fn(st)
 }
 
+// storageStatusLocked is one entry of GET /nodes/{node}/storage, as
+// pve-storage's storage_info makes it: a storage disabled or not
+// available on node is enabled 0; one that is disabled, unavailable or
+// inactive is active 0 with zero sizes and no used_fraction.
 func (c *Cluster) storageStatusLocked(st StorageSpec, node string) map[string]any {
 	e := c.storageEntryLocked(st, node)
-	return map[string]any{"storage": st.Name, "type": st.Type, "content": e.Content, "active": 1,
-		"enabled": 1, "shared": e.Shared, "total": e.MaxDisk, "used": e.Disk, "avail": e.MaxDisk - e.Disk,
-		"used_fraction": float64(e.Disk) / float64(e.MaxDisk)}
+	enabled := !st.Disable && storageOnNode(st, node)
+	out := map[string]any{"storage": st.Name, "type": st.Type, "content": e.Content, "active": 0,
+		"enabled": boolInt(enabled), "shared": e.Shared, "total": 0, "used": 0, "avail": 0}
+	if enabled && !st.Inactive {
+		out["active"], out["total"], out["used"], out["avail"] = 1, e.MaxDisk, e.Disk, e.MaxDisk-e.Disk
+		out["used_fraction"] = float64(e.Disk) / float64(e.MaxDisk)
+	}
+	return out
 }
 
+// listStorage is GET /nodes/{node}/storage (Status.pm 'index'): every
+// storage the caller has Datastore.Audit or Datastore.AllocateSpace on;
+// with content, only enabled ones holding one of the types; with
+// enabled=1, only those not disabled.
 func listStorage(s *Server, rc *reqCtx) (any, error) {
 	c := s.cluster
+	onlyEnabled, err := rc.boolParam("enabled", false)
+	if err != nil {
+		return nil, err
+	}
 	return s.withNode(rc, false, func(node string) (any, error) {
-		want := rc.param("content")
+		want := reListSplit.Split(rc.param("content"), -1)
 		out := []map[string]any{}
 		for _, st := range c.storages {
-			if !storageOnNode(st, node) || (want != "" && !hasContent(st, want)) {
+			enabled := !st.Disable && storageOnNode(st, node)
+			if rc.param("content") != "" {
+				match := false
+				for _, w := range want {
+					match = match || hasContent(st, w)
+				}
+				if !match || !enabled {
+					continue
+				}
+			}
+			if (onlyEnabled && st.Disable) || (rc.param("storage") != "" && rc.param("storage") != st.Name) ||
+				!s.canAny(rc, "/storage/"+st.Name, "Datastore.Audit", "Datastore.AllocateSpace") {
 				continue
 			}
 			out = append(out, c.storageStatusLocked(st, node))
@@ -131,7 +159,14 @@ func (c *Cluster) fileTask(rc *reqCtx, st StorageSpec, typ, content, file string
 }
 
 func deleteContent(s *Server, rc *reqCtx) (any, error) {
-	return s.withStorage(rc, true, func(st StorageSpec) (any, error) { return s.cluster.deleteISO(rc, st) })
+	return s.withStorage(rc, true, func(st StorageSpec) (any, error) {
+		// Content.pm 'delete': Datastore.Allocate on the volume's storage
+		// (backups aside).
+		if err := s.checkPerm(rc, "/storage/"+st.Name, "Datastore.Allocate"); err != nil {
+			return nil, err
+		}
+		return s.cluster.deleteISO(rc, st)
+	})
 }
 
 // deleteISO is DELETE …/content/{volume}: the volume may be a full
@@ -160,3 +195,88 @@ func (c *Cluster) deleteISO(rc *reqCtx, st StorageSpec) (any, error) {
 			return nil
 		}}, rc.tf), nil
 }
+
+// volumePath is where PVE keeps a volume (PVE::Storage::path): a dir
+// storage's files under its path (/var/lib/vz for local, /mnt/pve/<id>
+// for others), LVM volumes as /dev/<vg>/<name>.
+func volumePath(st StorageSpec, name string) string {
+	base := "/mnt/pve/" + st.Name
+	if st.Name == "local" {
+		base = "/var/lib/vz"
+	}
+	if strings.HasPrefix(name, "iso/") {
+		return base + "/template/iso/" + strings.TrimPrefix(name, "iso/")
+	}
+	if fileStorage(st.Type) {
+		return base + "/images/" + name
+	}
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	if st.Type == "zfspool" {
+		return "/dev/zvol/rpool/data/" + name
+	}
+	return "/dev/pve/" + name
+}
+
+// volumeInfo is GET …/storage/{storage}/content/{volume} (pve-storage
+// src/PVE/API2/Storage/Content.pm 'info'): path, size, used, format of a
+// volume given as a full id ("local:iso/x.iso", whose storage must be
+// {storage}) or a name on {storage} ("iso/x.iso").
+func volumeInfo(s *Server, rc *reqCtx) (any, error) {
+	c := s.cluster
+	vol := rc.pathValue("volume")
+	if sid, _, ok := strings.Cut(vol, ":"); ok {
+		if sid != rc.pathValue("storage") {
+			return nil, paramError(map[string]string{"volume": fmt.Sprintf("storage ID mismatch (%s != %s)\n", sid, rc.pathValue("storage"))})
+		}
+	} else {
+		vol = rc.pathValue("storage") + ":" + vol
+	}
+	return s.withStorage(rc, false, func(st StorageSpec) (any, error) {
+		_, name, _ := strings.Cut(vol, ":")
+		if err := s.checkVolumeAccess(rc, st, name); err != nil {
+			return nil, err
+		}
+		for _, v := range c.volumesLocked(rc.pathValue("node"), st.Name, "", 0) {
+			if v.Volid == vol {
+				used := v.Used
+				if v.Content == "iso" {
+					used = v.Size
+				}
+				return map[string]any{"path": volumePath(st, name), "size": v.Size, "used": used, "format": v.Format}, nil
+			}
+		}
+		if fileStorage(st.Type) && !strings.HasPrefix(name, "iso/") && !reImageName.MatchString(name) {
+			return nil, fail(500, "unable to parse directory volume name '%s'", name)
+		}
+		// file_size_info cannot stat the file: no format.
+		return nil, fail(500, "volume_size_info on '%s' failed - no format", vol)
+	})
+}
+
+var reImageName = regexp.MustCompile(`^\d+/`)
+
+// checkVolumeAccess is pve-storage's check_volume_access for reading a
+// volume: Datastore.Allocate on its storage will do; an ISO needs
+// Datastore.AllocateSpace or Datastore.Audit; a guest's image needs
+// Datastore.Audit and VM.Config.Disk on the guest.
+func (s *Server) checkVolumeAccess(rc *reqCtx, st StorageSpec, name string) error {
+	a := s.cluster.access
+	path := "/storage/" + st.Name
+	if a == nil || a.has(rc.user, path, false, "Datastore.Allocate") {
+		return nil
+	}
+	if strings.HasPrefix(name, "iso/") || strings.HasPrefix(name, "vztmpl/") || strings.HasPrefix(name, "import/") {
+		return a.check(rc.user, path, true, "Datastore.AllocateSpace", "Datastore.Audit")
+	}
+	if m := reOwner.FindStringSubmatch(name); m != nil {
+		if err := a.check(rc.user, path, false, "Datastore.Audit"); err != nil {
+			return err
+		}
+		return a.check(rc.user, "/vms/"+m[1], false, "VM.Config.Disk")
+	}
+	return fail(500, "missing privileges to access %s:%s", st.Name, name)
+}
+
+var reOwner = regexp.MustCompile(`(?:^|/)(?:vm|base)-(\d+)-`)

@@ -124,7 +124,7 @@ func (s *Server) serve(r *http.Request, rec *Request) answer {
 			delete(rec.Form, k)
 		}
 	}
-	h, routed, err := s.resolve(r.Method, rel)
+	rt, routed, err := s.resolve(r.Method, rel)
 	rc.routed = routed
 	if eff, hit := s.faults.match(r.Method, rel, rc.vmids()); hit {
 		if eff.Latency > 0 && !sleepCtx(r.Context(), eff.Latency) {
@@ -147,7 +147,17 @@ func (s *Server) serve(r *http.Request, rec *Request) answer {
 	if err != nil {
 		return errAnswer(asAPIError(err))
 	}
-	data, err := h(s, rc)
+	// As PVE::HTTPServer's rest_handler: the permission check, then the
+	// proxy to another node, then the method.
+	if e := s.authorize(rt, rc); e != nil {
+		return errAnswer(e)
+	}
+	if rt.proxied {
+		if e := s.cluster.proxyTo(rc.pathValue("node")); e != nil {
+			return errAnswer(e)
+		}
+	}
+	data, err := rt.h(s, rc)
 	if err != nil {
 		return errAnswer(asAPIError(err))
 	}

@@ -9,8 +9,10 @@ import (
 // route is an entry of the routes table: the handler of one method and
 // path pattern.
 type route struct {
-	method string
-	h      handlerFunc
+	method  string
+	h       handlerFunc
+	check   *permCheck // nil: no check before the handler
+	proxied bool       // pveproxy forwards it to {node} (proxyto => 'node')
 }
 
 // ServeHTTP hands the route the mux picked to resolve.
@@ -37,7 +39,7 @@ func (w *routing) WriteHeader(int)             {}
 // PathValue gives the path variables. A method or path with no route gets
 // PVE's 501 "Method 'GET /x' not implemented" (rel decoded); the variables
 // of a known path still come back then, for fault matching by VMID.
-func (s *Server) resolve(method, rel string) (handlerFunc, *http.Request, error) {
+func (s *Server) resolve(method, rel string) (*route, *http.Request, error) {
 	notImpl := fail(http.StatusNotImplemented, "Method '%s %s' not implemented", method, rel)
 	u, ok := routingURL(rel)
 	if !ok {
@@ -46,7 +48,7 @@ func (s *Server) resolve(method, rel string) (handlerFunc, *http.Request, error)
 	m, w := s.match(method, u)
 	switch {
 	case w.route != nil && w.route.method == method:
-		return w.route.h, m, nil
+		return w.route, m, nil
 	case w.route != nil: // a GET route, for HEAD
 		return nil, m, notImpl
 	}

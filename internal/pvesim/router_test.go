@@ -24,7 +24,7 @@ func TestUnroutedAnswer501(t *testing.T) {
 		"/nodes/pve1/qemu/100/bogus",
 		"/nodes/pve1//qemu",
 		"/nodes/pve1/qemu/100/status/../config",
-		"/nodes/pve1/storage/local/content/local:iso/virtio-win.iso",
+		"/nodes/pve1/storage/local/upload/local:iso/virtio-win.iso",
 	} {
 		wantAnswer{"GET", path, 501, "Method 'GET " + path + "' not implemented"}.check(t, srv, hc)
 	}

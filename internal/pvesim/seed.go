@@ -15,8 +15,17 @@ var defaultSeedYAML []byte
 // Seed describes a cluster: what the simulator starts with, and also the
 // format of the state file (as JSON) it persists.
 type Seed struct {
-	// Version is what GET /version reports ("8.4.1" when empty).
-	Version  string        `yaml:"version,omitempty" json:"version,omitempty"`
+	// Version is what GET /version reports ("8.4.1" when empty). Its major
+	// number (8 or 9) selects the privilege names and built-in roles.
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
+	// Cluster makes the nodes a cluster (GET /cluster/status); a seed
+	// with more than one node is one even without it.
+	Cluster *ClusterSpec `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+	// Datacenter is datacenter.cfg (GET /cluster/options).
+	Datacenter *DatacenterSpec `yaml:"datacenter,omitempty" json:"datacenter,omitempty"`
+	// Access holds users, tokens, roles and ACLs; nil lets every token do
+	// everything.
+	Access   *AccessSpec   `yaml:"access,omitempty" json:"access,omitempty"`
 	Nodes    []NodeSpec    `yaml:"nodes" json:"nodes"`
 	Storages []StorageSpec `yaml:"storages" json:"storages"`
 	ISOs     []ISOSpec     `yaml:"isos,omitempty" json:"isos,omitempty"`
@@ -30,8 +39,39 @@ type NodeSpec struct {
 	Name   string `yaml:"name" json:"name"`
 	CPUs   int    `yaml:"cpus,omitempty" json:"cpus,omitempty"`
 	Memory int64  `yaml:"memory,omitempty" json:"memory,omitempty"` // bytes
-	// Status is "online" (default) or "offline".
+	// Status is "online" (default) or "offline". The first node answers
+	// the API and must be online; requests routed to an offline node get
+	// pveproxy's 595.
 	Status string `yaml:"status,omitempty" json:"status,omitempty"`
+	// IP is the node's cluster address (default 192.0.2.<10+index>).
+	IP string `yaml:"ip,omitempty" json:"ip,omitempty"`
+	// Level is the subscription level ("" none, "c", "b", "s", "p").
+	Level string `yaml:"level,omitempty" json:"level,omitempty"`
+	// ClockOffset shifts the node's clock (GET /nodes/{node}/time), a Go
+	// duration such as "-10m", to provoke clock skew.
+	ClockOffset string `yaml:"clock_offset,omitempty" json:"clock_offset,omitempty"`
+	// Timezone is the node's time zone (default "UTC").
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+}
+
+// ClusterSpec names the cluster and the corosync config version.
+type ClusterSpec struct {
+	Name string `yaml:"name" json:"name"`
+	// ConfigVersion is corosync.conf's config_version (default 1).
+	ConfigVersion int `yaml:"config_version,omitempty" json:"config_version,omitempty"`
+}
+
+// DatacenterSpec is the part of datacenter.cfg the simulator knows.
+type DatacenterSpec struct {
+	// NextID bounds GET /cluster/nextid: lower (inclusive, default 100),
+	// upper (exclusive, default 1000000).
+	NextID *NextIDSpec `yaml:"next-id,omitempty" json:"next-id,omitempty"`
+}
+
+// NextIDSpec is datacenter.cfg's next-id property.
+type NextIDSpec struct {
+	Lower int `yaml:"lower,omitempty" json:"lower,omitempty"`
+	Upper int `yaml:"upper,omitempty" json:"upper,omitempty"`
 }
 
 // StorageSpec is one storage, available on every node unless Nodes is set.
@@ -39,8 +79,14 @@ type StorageSpec struct {
 	Name string `yaml:"name" json:"name"`
 	// Type is the plugin type: "dir", "lvmthin", "zfspool", "nfs", ...
 	Type    string   `yaml:"type" json:"type"`
-	Content []string `yaml:"content" json:"content"` // iso, images, rootdir, vztmpl, backup, snippets
+	// Content lists the content types (iso, images, rootdir, vztmpl,
+	// backup, snippets, import); each must be one the plugin type supports.
+	Content []string `yaml:"content" json:"content"`
 	Shared  bool     `yaml:"shared,omitempty" json:"shared,omitempty"`
+	// Disable is storage.cfg's disable flag: listed with enabled 0.
+	Disable bool `yaml:"disable,omitempty" json:"disable,omitempty"`
+	// Inactive makes an enabled storage unreachable (active 0, no sizes).
+	Inactive bool `yaml:"inactive,omitempty" json:"inactive,omitempty"`
 	Size    int64    `yaml:"size,omitempty" json:"size,omitempty"` // bytes
 	Nodes   []string `yaml:"nodes,omitempty" json:"nodes,omitempty"`
 }
@@ -112,6 +158,9 @@ func (s *Seed) validate() error {
 	if len(s.Nodes) == 0 {
 		return fmt.Errorf("seed has no nodes")
 	}
+	if err := s.validateExtras(); err != nil {
+		return err
+	}
 	nodes := map[string]bool{}
 	for _, n := range s.Nodes {
 		if n.Name == "" {
@@ -125,6 +174,9 @@ func (s *Seed) validate() error {
 			return fmt.Errorf("seed storage needs name and type")
 		}
 		stores[st.Name] = true
+		if err := checkContent(st); err != nil {
+			return err
+		}
 	}
 	for _, iso := range s.ISOs {
 		if !stores[iso.Storage] {
