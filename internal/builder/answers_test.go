@@ -151,7 +151,7 @@ func TestAnswerCDReachesPacker(t *testing.T) {
 			p := &Packer{
 				Runner: &packer.Runner{Packer: fakePacker(t, dir, code), Env: []string{"PATH=" + os.Getenv("PATH")}},
 				Root:   filepath.Join(repoRoot(t), "packer"), Conn: workspace.Conn{URL: "https://pve.invalid:8006/api2/json", TokenID: "a@pve!b", TokenSecret: "s3cr3t-token"},
-				ISOStore: isos, Communicator: "none", WorkDir: t.TempDir(),
+				ISOStore: isos, Communicator: "none", WorkDir: t.TempDir(), Plugin: "1.1.1",
 			}
 			_, err := p.Build(t.Context(), reconcile.BuildRequest{Template: tmpl, BuildID: "20260301T030000Z-1a2b3c4d", StagingVMID: 9900,
 				StagingName: "tpl-win2022-staging", LogPath: filepath.Join(dir, "packer.log"), ManifestPath: filepath.Join(dir, "manifest.json")})
@@ -203,7 +203,8 @@ func (s *spyISOs) UploadISO(ctx context.Context, node, storage, filename string,
 }
 
 // TestNoAnswerCDWithoutStoreOrFiles: Linux ISO builds have no cd/ files,
-// clone builds need no CD, and without an ISOStore Packer makes the CD.
+// clone builds need no CD, and without an ISOStore, or with a plugin of
+// generation v1.2 (cd_content works there), Packer makes the CD.
 func TestNoAnswerCDWithoutStoreOrFiles(t *testing.T) {
 	d, err := workspace.LoadDesired(filepath.Join(repoRoot(t), "desired", "templates.yaml"))
 	if err != nil {
@@ -214,13 +215,15 @@ func TestNoAnswerCDWithoutStoreOrFiles(t *testing.T) {
 	winClone := win2022(t)
 	winClone.Build = "clone"
 	for name, tc := range map[string]struct {
-		tmpl  state.Template
-		store bool
-	}{"linux iso": {ubuntu, true}, "windows clone": {winClone, true}, "no store": {win2022(t), false}} {
+		tmpl   state.Template
+		store  bool
+		plugin string
+	}{"linux iso": {ubuntu, true, "1.1.1"}, "windows clone": {winClone, true, "1.1.1"}, "no store": {win2022(t), false, "1.1.1"},
+		"plugin 1.2.4": {win2022(t), true, "1.2.4"}} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			fake := proxmoxfake.New()
-			p := &Packer{Runner: &packer.Runner{Packer: fakePacker(t, dir, 0), Env: []string{"PATH=" + os.Getenv("PATH")}},
+			p := &Packer{Runner: &packer.Runner{Packer: fakePacker(t, dir, 0), Env: []string{"PATH=" + os.Getenv("PATH")}}, Plugin: tc.plugin,
 				Root: filepath.Join(repoRoot(t), "packer"), WorkDir: t.TempDir()}
 			if tc.store {
 				p.ISOStore = fake
@@ -257,7 +260,7 @@ func TestBuildRefusesUndeclaredVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	p := &Packer{Runner: &packer.Runner{Packer: fakePacker(t, dir, 0), Env: []string{"PATH=" + os.Getenv("PATH")}},
+	p := &Packer{Runner: &packer.Runner{Packer: fakePacker(t, dir, 0), Env: []string{"PATH=" + os.Getenv("PATH")}}, Plugin: "1.1.1",
 		Root: root, WorkDir: t.TempDir()}
 	_, err = p.Build(t.Context(), reconcile.BuildRequest{Template: ubuntu, BuildID: "b1", StagingVMID: 9900, StagingName: "s",
 		LogPath: filepath.Join(dir, "log"), ManifestPath: filepath.Join(dir, "m.json")})
@@ -277,4 +280,20 @@ func repoRoot(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// TestBuildRefusesUnsupportedPlugin: a plugin no generation fits stops
+// the build before Packer runs, naming the version and the fix.
+func TestBuildRefusesUnsupportedPlugin(t *testing.T) {
+	dir := t.TempDir()
+	p := &Packer{Runner: &packer.Runner{Packer: fakePacker(t, dir, 0), Env: []string{"PATH=" + os.Getenv("PATH")}}, Plugin: "1.1.5",
+		Root: filepath.Join(repoRoot(t), "packer"), WorkDir: t.TempDir()}
+	_, err := p.Build(t.Context(), reconcile.BuildRequest{Template: win2022(t), BuildID: "b1", StagingVMID: 9900, StagingName: "s",
+		LogPath: filepath.Join(dir, "log"), ManifestPath: filepath.Join(dir, "m.json")})
+	if err == nil || !strings.Contains(err.Error(), "build tpl-win2022: choose the plugin generation: packer-plugin-proxmox 1.1.5 is not supported: install 1.2.0 or later") {
+		t.Fatalf("build with plugin 1.1.5: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "args")); err == nil {
+		t.Error("Packer ran")
+	}
 }

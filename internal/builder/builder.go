@@ -8,7 +8,9 @@
 // with xorriso, uploads it through the Proxmox API and gives Packer its
 // volume (answer_iso), deleting it again after the build: packer-plugin-
 // proxmox v1.1.1 cannot upload it itself without breaking every request
-// after the upload (packer-plugin-proxmox#150). It implements
+// after the upload (packer-plugin-proxmox#150). The plugin generation
+// follows the installed plugin (workspace.PluginGeneration); generation
+// v1.2 has Packer make the CD (cd_content). It implements
 // reconcile.Builder.
 package builder
 
@@ -49,6 +51,10 @@ type Packer struct {
 	WorkDir string
 	// PackerVersion is recorded in results.
 	PackerVersion string
+	// Plugin is the packer-plugin-proxmox version to build for, which
+	// picks the plugin generation; when empty, each build asks Runner
+	// (`packer plugins installed`) and takes the newest.
+	Plugin string
 	// Log receives the answer CD's upload and cleanup (nil: discard).
 	Log logrus.FieldLogger
 }
@@ -82,8 +88,12 @@ func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconci
 		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
 	}
 	defer os.RemoveAll(dir)
+	plugin, gen, err := p.generation(ctx)
+	if err != nil {
+		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
+	}
 	bdir := filepath.Join(dir, "src")
-	if err := workspace.Assemble(p.Root, t, "", bdir); err != nil {
+	if err := workspace.Assemble(p.Root, t, gen, bdir); err != nil {
 		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
 	}
 	manifest, err := filepath.Abs(req.ManifestPath)
@@ -102,7 +112,7 @@ func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconci
 		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
 	}
 	env := workspace.BuildEnv(p.Conn)
-	if t.Build == "iso" && p.ISOStore != nil {
+	if t.Build == "iso" && p.ISOStore != nil && gen == "v1.1" {
 		cleanup, err := p.answers(ctx, req, dir, vars, env)
 		if err != nil {
 			return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
@@ -119,7 +129,26 @@ func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconci
 	if res.ArtifactID != "" && res.ArtifactID != strconv.Itoa(req.StagingVMID) {
 		return reconcile.BuildResult{}, fmt.Errorf("build %s: Packer reports artifact %s, not the staging VMID %d", t.Name, res.ArtifactID, req.StagingVMID)
 	}
-	return reconcile.BuildResult{ArtifactID: res.ArtifactID, PackerVersion: p.PackerVersion}, nil
+	return reconcile.BuildResult{ArtifactID: res.ArtifactID, PackerVersion: p.PackerVersion, PluginVersion: plugin}, nil
+}
+
+// generation returns the plugin version the build is for and the plugin
+// generation it needs.
+func (p *Packer) generation(ctx context.Context) (string, string, error) {
+	plugin := p.Plugin
+	if plugin == "" {
+		plugins, err := p.Runner.PluginVersions(ctx)
+		if err != nil {
+			return "", "", fmt.Errorf("choose the plugin generation: %w", err)
+		}
+		newest, _ := packer.Newest(plugins, workspace.PluginSource)
+		plugin = newest.Version
+	}
+	gen, err := workspace.PluginGeneration(plugin)
+	if err != nil {
+		return "", "", fmt.Errorf("choose the plugin generation: %w", err)
+	}
+	return plugin, gen, nil
 }
 
 // answers renders the template's answer-CD files with a fresh build

@@ -116,10 +116,19 @@ func TestBuildDefaultTemplatesAgainstSimulator(t *testing.T) {
 			if strings.Contains(out.String(), srv.TokenSecret()) {
 				t.Error("the token secret appears in Packer's output")
 			}
+			// The build reports the plugin it ran with, and the generation
+			// that plugin needs is the one the manifest names.
+			gen, err := workspace.PluginGeneration(res.PluginVersion)
+			if err != nil {
+				t.Fatalf("build reports plugin %q: %v", res.PluginVersion, err)
+			}
 			checkTemplate(t, srv, tmpl, req)
-			checkManifest(t, req.ManifestPath, tmpl, req)
-			if tmpl.OS == "windows" && tmpl.Build == "iso" {
+			checkManifest(t, req.ManifestPath, tmpl, req, gen)
+			if tmpl.OS == "windows" && tmpl.Build == "iso" && gen == "v1.1" {
 				checkAnswerCD(t, srv, req)
+			}
+			if tmpl.OS == "windows" && tmpl.Build == "iso" && gen != "v1.1" {
+				checkPackerCD(t, srv, req)
 			}
 		})
 	}
@@ -169,6 +178,26 @@ func checkAnswerCD(t *testing.T, srv *pvesim.Server, req reconcile.BuildRequest)
 	}
 }
 
+// checkPackerCD: from generation v1.2 on, Packer makes and uploads the
+// answer CD itself (cd_content); templated uploads none.
+func checkPackerCD(t *testing.T, srv *pvesim.Server, req reconcile.BuildRequest) {
+	t.Helper()
+	var packers, ours int
+	for _, r := range srv.Requests() {
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/storage/"+req.Template.ISOStorage+"/upload") && r.Status == 200 {
+			packers++
+		}
+	}
+	for _, v := range srv.Cluster().Volumes(req.Template.Node, req.Template.ISOStorage) {
+		if strings.Contains(v.Volid, answerFilename(req.BuildID)) {
+			ours++
+		}
+	}
+	if packers == 0 || ours != 0 {
+		t.Errorf("answer CD: %d uploads, %d of templated's answer ISOs on the storage; want Packer's upload only", packers, ours)
+	}
+}
+
 func checkTemplate(t *testing.T, srv *pvesim.Server, tmpl state.Template, req reconcile.BuildRequest) {
 	t.Helper()
 	g, ok := srv.Cluster().Guest(req.StagingVMID)
@@ -212,7 +241,7 @@ func checkTemplate(t *testing.T, srv *pvesim.Server, tmpl state.Template, req re
 	}
 }
 
-func checkManifest(t *testing.T, path string, tmpl state.Template, req reconcile.BuildRequest) {
+func checkManifest(t *testing.T, path string, tmpl state.Template, req reconcile.BuildRequest, gen string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -236,7 +265,7 @@ func checkManifest(t *testing.T, path string, tmpl state.Template, req reconcile
 	vmid := fmt.Sprint(req.StagingVMID)
 	if b.BuilderType != "proxmox-"+tmpl.Build || b.ArtifactID != vmid || cd["build_id"] != req.BuildID ||
 		cd["template_name"] != req.StagingName || cd["vm_id"] != vmid || cd["build_mode"] != tmpl.Build ||
-		cd["plugin_generation"] != workspace.Generation || cd["communicator"] != "none" {
+		cd["plugin_generation"] != gen || cd["communicator"] != "none" {
 		t.Errorf("manifest build = %+v", b)
 	}
 }

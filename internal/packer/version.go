@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/hashicorp/go-version"
 )
 
 // maxInfoLines bounds what Version and PluginVersions read.
@@ -95,4 +97,25 @@ func (r *Runner) info(ctx context.Context, args ...string) ([]string, error) {
 		return nil, fmt.Errorf("exit code %d: %s", ex.code, strings.Join(lastN(lines, 3), " | "))
 	}
 	return lines, nil
+}
+
+// Newest returns the plugin of source with the highest version: the one
+// Packer uses for a required_plugins constraint without an upper bound.
+// Versions that do not parse are ignored.
+func Newest(plugins []Plugin, source string) (Plugin, bool) {
+	var best Plugin
+	var bestV *version.Version
+	for _, p := range plugins {
+		if p.Source != source {
+			continue
+		}
+		v, err := version.NewVersion(p.Version)
+		if err != nil {
+			continue
+		}
+		if bestV == nil || v.GreaterThan(bestV) {
+			best, bestV = p, v
+		}
+	}
+	return best, bestV != nil
 }

@@ -26,6 +26,7 @@ func (k Kind) Changes() bool { return k == Create || k == Rebuild }
 const (
 	ReasonMissing         = "missing"
 	ReasonInputsChanged   = "inputs-changed"
+	ReasonPluginChanged   = "plugin-changed"
 	ReasonReleaseBumped   = "release-bumped"
 	ReasonHardwareDrift   = "hardware-drift"
 	ReasonMaxAge          = "max-age"

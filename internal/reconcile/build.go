@@ -111,7 +111,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 		return fail(op.Step, err)
 	}
 	stamp := state.Stamp{Template: t.Name, Release: a.Release, InputsHash: a.InputsHash, BuiltAt: e.now().UTC(),
-		BuildID: res.BuildID, Commit: e.Commit, Role: state.RoleStaging, Installation: e.Installation}
+		BuildID: res.BuildID, Commit: e.Commit, Role: state.RoleStaging, Installation: e.Installation, Plugin: br.PluginVersion}
 	if err := e.Cluster.SetMeta(ctx, t.Node, staging, stamp.Description(), stamp.Tags()); err != nil {
 		return fail(op.Step, fmt.Errorf("stamp staging VM %d: %w", staging, err))
 	}

@@ -144,8 +144,13 @@ func planOne(t state.Template, obs state.Observed, byVMID map[int]state.Guest, b
 			add(plan.ReasonReleaseBumped, "release bumped %s → %s", built, t.Release)
 		}
 	}
-	if !adopted && !state.SameInputs(stamp.InputsHash, a.InputsHash) {
-		add(plan.ReasonInputsChanged, "inputs changed %s → %s (desired entry, Packer files or Packer version)", short(stamp.InputsHash), short(a.InputsHash))
+	switch {
+	case adopted || state.SameInputs(stamp.InputsHash, a.InputsHash):
+	case stamp.Plugin != "" && obs.Plugin != "" && stamp.Plugin != strings.ToLower(obs.Plugin):
+		// The plugin is part of the inputs; name it rather than a hash.
+		add(plan.ReasonPluginChanged, "built with packer-plugin-proxmox %s, %s is installed (inputs %s → %s)", stamp.Plugin, obs.Plugin, short(stamp.InputsHash), short(a.InputsHash))
+	default:
+		add(plan.ReasonInputsChanged, "inputs changed %s → %s (desired entry, Packer files, Packer or plugin version)", short(stamp.InputsHash), short(a.InputsHash))
 	}
 	if hw := hardwareDrift(t, g); hw != "" {
 		add(plan.ReasonHardwareDrift, "changed outside templated: %s", hw)

@@ -58,6 +58,13 @@ func built(name string, vmid int, release, inputs string, at time.Time) state.Gu
 		Tags: s.Tags(), MaxCPU: 2, MaxMem: 2048 << 20, MaxDisk: 20 << 30}
 }
 
+// builtWith is tpl-ubuntu-22.04 at 9000 as built with plugin version plugin.
+func builtWith(plugin, inputs string, at time.Time) state.Guest {
+	g := built("tpl-ubuntu-22.04", 9000, "1.0.0", inputs, at)
+	g.Tags = state.Stamp{Template: g.Name, Release: "1.0.0", InputsHash: inputs, BuiltAt: at, Plugin: plugin}.Tags()
+	return g
+}
+
 func inputs(names ...string) map[string]string {
 	m := map[string]string{}
 	for _, n := range names {
@@ -94,6 +101,12 @@ func TestPlanGolden(t *testing.T) {
 		{"inputs-changed", desired(t22), state.Observed{
 			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsB, afterTick)},
 			Inputs: inputs("tpl-ubuntu-22.04")}},
+		{"plugin-changed", desired(t22), state.Observed{
+			Guests: []state.Guest{builtWith("1.1.1", inputsB, afterTick)},
+			Inputs: inputs("tpl-ubuntu-22.04"), Plugin: "1.2.4"}},
+		{"inputs-changed-same-plugin", desired(t22), state.Observed{
+			Guests: []state.Guest{builtWith("1.2.4", inputsB, afterTick)},
+			Inputs: inputs("tpl-ubuntu-22.04"), Plugin: "1.2.4"}},
 		{"release-bumped", desired(tmpl("tpl-ubuntu-22.04", 9000, "1.1.0")), state.Observed{
 			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick)},
 			Inputs: inputs("tpl-ubuntu-22.04")}},

@@ -38,6 +38,9 @@ type BuildRequest struct {
 type BuildResult struct {
 	ArtifactID    string
 	PackerVersion string
+	// PluginVersion is the packer-plugin-proxmox version the build ran
+	// with ("" when unknown); the stamp carries it.
+	PluginVersion string
 }
 
 // Recorder writes the executor's records into the evidence ledger.

@@ -83,6 +83,10 @@ type Observed struct {
 	// version): the planner compares it with the hash stamped on the
 	// template.
 	Inputs map[string]string
+	// Plugin is the installed packer-plugin-proxmox version the inputs
+	// were hashed with ("" when unknown): the planner compares it with
+	// the version stamped on the template.
+	Plugin string
 }
 
 // Hold keeps a template from being rebuilt until its desired entry changes

@@ -21,6 +21,7 @@ import (
 //	tpl-in-<12 hex>           first 12 hex digits of the inputs hash
 //	tpl-at-<yyyymmddThhmmssZ> build time, UTC, lower-case: tpl-at-20261126t120304z
 //	tpl-by-<installation>     the templated installation that made it (its id, 12 hex)
+//	tpl-plugin-<version>      the packer-plugin-proxmox version it was built with, e.g. tpl-plugin-1.2.4
 //	templated-staging         a build not yet swapped in (crash recovery finds these)
 //	templated-previous        an earlier version kept for rollback
 //
@@ -33,6 +34,7 @@ import (
 //	built: 2026-11-26T12:03:04Z
 //	build-id: 20261126T120304Z-1a2b3c4d
 //	installation: 0f1e2d3c4b5a
+//	plugin: 1.2.4
 //	commit: <git commit or "unknown">
 //
 // Nothing secret is ever stamped: the installation id is a random name for
@@ -46,6 +48,7 @@ const (
 	tagInputs  = "tpl-in-"
 	tagBuilt   = "tpl-at-"
 	tagBy      = "tpl-by-"
+	tagPlugin  = "tpl-plugin-"
 
 	// InputsTagLen is how many hex digits of the inputs hash the tag keeps.
 	InputsTagLen = 12
@@ -75,6 +78,10 @@ type Stamp struct {
 	// Installation is the id of the templated installation (state
 	// directory) that made the guest; clean-up deletes only its own.
 	Installation string
+	// Plugin is the packer-plugin-proxmox version the build ran with
+	// ("1.2.4"; empty when unknown), so that a plan tells a plugin change
+	// from other input changes.
+	Plugin string
 }
 
 // Tags returns the tags that carry s, plus extra tags, normalised as PVE
@@ -99,6 +106,9 @@ func (s Stamp) Tags(extra ...string) []string {
 	if s.Installation != "" {
 		tags = append(tags, tagBy+tagSafe(s.Installation))
 	}
+	if s.Plugin != "" {
+		tags = append(tags, tagPlugin+tagSafe(s.Plugin))
+	}
 	return NormalizeTags(tags)
 }
 
@@ -122,6 +132,7 @@ func (s Stamp) Description() string {
 	}
 	line("build-id", s.BuildID)
 	line("installation", s.Installation)
+	line("plugin", s.Plugin)
 	line("commit", s.Commit)
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -150,6 +161,8 @@ func StampFromTags(tags []string) (s Stamp, ok bool) {
 			}
 		case strings.HasPrefix(t, tagBy):
 			s.Installation = strings.TrimPrefix(t, tagBy)
+		case strings.HasPrefix(t, tagPlugin):
+			s.Plugin = strings.TrimPrefix(t, tagPlugin)
 		}
 	}
 	return s, ok
@@ -188,6 +201,8 @@ func StampFromDescription(desc string) (s Stamp, ok bool) {
 			s.BuildID = v
 		case "installation":
 			s.Installation = v
+		case "plugin":
+			s.Plugin = v
 		case "commit":
 			s.Commit = v
 		}
@@ -203,7 +218,7 @@ func ForeignTags(tags []string) []string {
 		switch {
 		case t == TagOwner, t == TagStaging, t == TagPrevious,
 			strings.HasPrefix(t, tagRelease), strings.HasPrefix(t, tagInputs), strings.HasPrefix(t, tagBuilt),
-			strings.HasPrefix(t, tagBy):
+			strings.HasPrefix(t, tagBy), strings.HasPrefix(t, tagPlugin):
 		default:
 			out = append(out, t)
 		}

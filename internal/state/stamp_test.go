@@ -12,7 +12,7 @@ func TestStampRoundTrip(t *testing.T) {
 		Template: "tpl-ubuntu-22.04", Release: "1.2.0-RC.1", Role: RoleStaging,
 		InputsHash: "3f5e9a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddee",
 		BuiltAt:    time.Date(2026, 11, 26, 12, 3, 4, 0, time.UTC), BuildID: "b-1", Commit: "abc123",
-		Installation: "0f1e2d3c4b5a",
+		Installation: "0f1e2d3c4b5a", Plugin: "1.2.4",
 	}
 	tags := s.Tags("extra")
 	pveTag := regexp.MustCompile(`^[a-z0-9_][a-z0-9_\-+.]*$`)
@@ -26,11 +26,14 @@ func TestStampRoundTrip(t *testing.T) {
 	}
 	got, ok := StampFromTags(tags)
 	if !ok || got.Release != "1.2.0-rc.1" || got.InputsHash != s.InputsHash[:12] || !got.BuiltAt.Equal(s.BuiltAt) || got.Role != RoleStaging ||
-		got.Installation != s.Installation {
+		got.Installation != s.Installation || got.Plugin != "1.2.4" {
 		t.Fatalf("from tags: %+v ok=%v", got, ok)
 	}
 	if !SameInputs(got.InputsHash, s.InputsHash) || SameInputs(got.InputsHash, "ffff"+s.InputsHash[4:]) {
 		t.Error("SameInputs does not compare the tag prefix with the full hash")
+	}
+	if f := ForeignTags(tags); !reflect.DeepEqual(f, []string{"extra"}) {
+		t.Errorf("foreign tags %v, want [extra]", f)
 	}
 	full, ok := StampFromDescription(s.Description())
 	if !ok || !reflect.DeepEqual(full, s) {

@@ -68,7 +68,7 @@ func TestRenderAnswersMatchesPacker(t *testing.T) {
 	p := needPacker(t)
 	win := defaultTemplates()[3]
 	dir := filepath.Join(t.TempDir(), "build")
-	if err := Assemble(workspaceRoot(t), win, "", dir); err != nil {
+	if err := Assemble(workspaceRoot(t), win, p.gen, dir); err != nil {
 		t.Fatal(err)
 	}
 	const password = "Tpl-MATCHPACKER2345"

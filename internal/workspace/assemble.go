@@ -12,13 +12,10 @@ import (
 )
 
 // Assemble makes template t's build directory dst (which must not exist)
-// from the workspace at root with plugin generation gen ("" means
-// Generation): the same tree as `packer/assemble.sh`. Packer then runs in
+// from the workspace at root with plugin generation gen (PluginGeneration
+// picks it): the same tree as `packer/assemble.sh`. Packer then runs in
 // dst with -var-file=<base name of t.VarFile>.
 func Assemble(root string, t state.Template, gen, dst string) error {
-	if gen == "" {
-		gen = Generation
-	}
 	tree, err := buildTree(os.DirFS(root), t, gen)
 	if err != nil {
 		return fmt.Errorf("assemble %s: %w", t.Name, err)

@@ -14,7 +14,7 @@ import (
 
 // hashFormat versions the encoding below; change it when the encoding
 // changes, so that old and new digests never compare equal by accident.
-const hashFormat = "templated-workspace-inputs/1"
+const hashFormat = "templated-workspace-inputs/2"
 
 // buildFields are the fields of a state.Template that change what a build
 // produces. Scheduling (MaxAge, PatchSchedule, Timezone), suspension,
@@ -52,19 +52,31 @@ func fieldsOf(t state.Template) buildFields {
 // InputsHash is the digest ("sha256:<hex>") of everything that decides
 // what template t's build produces: its desired entry (the fields in
 // buildFields), the path and content of every file Files lists in the
-// workspace at root, the plugin generation and the Packer version. Editing
-// one OS version's var file changes only that template's digest; editing
-// shared/ changes every template's. d, when not nil, must hold t.
-func InputsHash(d *state.Desired, t state.Template, root string, packerVersion string) (string, error) {
+// workspace at root, Packer's version, and the plugin's version and the
+// generation it selects. Editing one OS version's var file changes only
+// that template's digest; editing shared/ or changing the plugin changes
+// every template's. d, when not nil, must hold t. A plugin version that
+// no generation supports is an error.
+func InputsHashWith(d *state.Desired, t state.Template, root string, tc Toolchain) (string, error) {
 	if d != nil {
 		if _, ok := d.Template(t.Name); !ok {
 			return "", fmt.Errorf("inputs hash: template %s is not in the desired state", t.Name)
 		}
 	}
-	return inputsHash(os.DirFS(root), t, packerVersion)
+	return inputsHash(os.DirFS(root), t, tc)
 }
 
-func inputsHash(fsys fs.FS, t state.Template, packerVersion string) (string, error) {
+// InputsHash is InputsHashWith for Packer packerVersion and a plugin whose
+// version is unknown (what a Packer that cannot list its plugins gives).
+func InputsHash(d *state.Desired, t state.Template, root string, packerVersion string) (string, error) {
+	return InputsHashWith(d, t, root, Toolchain{Packer: packerVersion})
+}
+
+func inputsHash(fsys fs.FS, t state.Template, tc Toolchain) (string, error) {
+	gen, err := tc.Generation()
+	if err != nil {
+		return "", fmt.Errorf("inputs hash: %w", err)
+	}
 	files, err := Files(fsys, t)
 	if err != nil {
 		return "", fmt.Errorf("inputs hash: %w", err)
@@ -82,8 +94,9 @@ func inputsHash(fsys fs.FS, t state.Template, packerVersion string) (string, err
 	}
 	part([]byte(hashFormat))
 	part(entry)
-	part([]byte(packerVersion))
-	part([]byte(Generation))
+	part([]byte(tc.Packer))
+	part([]byte(tc.Plugin))
+	part([]byte(gen))
 	for _, f := range files {
 		data, err := fs.ReadFile(fsys, f)
 		if err != nil {

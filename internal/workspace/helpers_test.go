@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -47,14 +48,32 @@ func workspaceRoot(t testing.TB) string { return filepath.Join(repoRoot(t), "pac
 type packerTool struct {
 	bin string
 	env []string // PATH, PACKER_PLUGIN_PATH, CHECKPOINT_DISABLE
+	gen string   // the plugin generation of the installed plugin
 }
 
 // needPacker returns the Packer toolchain (see packertest.Find).
 func needPacker(t testing.TB) packerTool {
 	t.Helper()
 	tool := packertest.Find(t)
-	return packerTool{bin: tool.Bin, env: tool.Env}
+	p := packerTool{bin: tool.Bin, env: tool.Env}
+	out, err := p.run(t, time.Minute, t.TempDir(), nil, "plugins", "installed")
+	if err != nil {
+		t.Fatalf("packer plugins installed: %v\n%s", err, out)
+	}
+	var newest string
+	for _, m := range installedPlugin.FindAllStringSubmatch(out, -1) {
+		if newest == "" || version.Must(version.NewVersion(m[1])).GreaterThan(version.Must(version.NewVersion(newest))) {
+			newest = m[1]
+		}
+	}
+	if p.gen, err = PluginGeneration(newest); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
+
+// installedPlugin matches the Proxmox plugin in `packer plugins installed`.
+var installedPlugin = regexp.MustCompile(`/hashicorp/proxmox/packer-plugin-proxmox_v([^_]+)_x`)
 
 // run runs packer in dir with the toolchain's environment plus env (and
 // nothing else from the test's environment), bounded by timeout.

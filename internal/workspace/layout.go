@@ -11,11 +11,6 @@ import (
 	"templated/internal/state"
 )
 
-// Generation names the plugin generation directory under shared/gen/
-// that templated builds with: packer-plugin-proxmox v1.1.1, the plugin
-// tools/build.sh installs.
-const Generation = "v1.1"
-
 const (
 	sharedDir  = "shared"
 	genDir     = "shared/gen"

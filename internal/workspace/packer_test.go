@@ -16,7 +16,7 @@ import (
 func validate(t *testing.T, p packerTool, root string, tmpl state.Template) (string, error) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "build")
-	if err := Assemble(root, tmpl, "", dir); err != nil {
+	if err := Assemble(root, tmpl, p.gen, dir); err != nil {
 		t.Fatal(err)
 	}
 	vars, err := BuildVars(tmpl, Build{ID: "validate", ManifestPath: "manifest.json"})
@@ -87,7 +87,7 @@ func TestBrokenWorkspacesFailClearly(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := "template tpl-rocky-9: var file linux/rocky/rocky-9.pkrvars.hcl"
-		err := Assemble(root, rocky, "", filepath.Join(t.TempDir(), "b"))
+		err := Assemble(root, rocky, "v1.1", filepath.Join(t.TempDir(), "b"))
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "no such file") {
 			t.Errorf("Assemble: %v, want %q ... no such file", err, want)
 		}
@@ -197,7 +197,7 @@ func TestPackerValidatesAnswerISO(t *testing.T) {
 	p := needPacker(t)
 	win := defaultTemplates()[3]
 	dir := filepath.Join(t.TempDir(), "build")
-	if err := Assemble(workspaceRoot(t), win, "", dir); err != nil {
+	if err := Assemble(workspaceRoot(t), win, p.gen, dir); err != nil {
 		t.Fatal(err)
 	}
 	vars, err := BuildVars(win, Build{ID: "validate", ManifestPath: "manifest.json", Communicator: "none"})

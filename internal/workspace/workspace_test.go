@@ -85,11 +85,11 @@ func TestFilesRefusesBadTemplates(t *testing.T) {
 func TestInputsHashChangesOnlyWithWhatTheBuildUses(t *testing.T) {
 	tpls := defaultTemplates()
 	u22, u24, rocky := tpls[0], tpls[1], tpls[2]
-	hashes := func(fsys fs.FS, version string) map[string]string {
+	hashes := func(fsys fs.FS, tc Toolchain) map[string]string {
 		t.Helper()
 		m := map[string]string{}
 		for _, tmpl := range []state.Template{u22, u24, rocky} {
-			h, err := inputsHash(fsys, tmpl, version)
+			h, err := inputsHash(fsys, tmpl, tc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,8 +100,9 @@ func TestInputsHashChangesOnlyWithWhatTheBuildUses(t *testing.T) {
 		}
 		return m
 	}
-	base := hashes(memWorkspace(), "1.11.2")
-	if again := hashes(memWorkspace(), "1.11.2"); !equalMaps(base, again) {
+	ci := Toolchain{Packer: "1.11.2", Plugin: "1.1.1"}
+	base := hashes(memWorkspace(), ci)
+	if again := hashes(memWorkspace(), ci); !equalMaps(base, again) {
 		t.Fatal("the same inputs hash differently")
 	}
 	changed := func(after map[string]string) []string {
@@ -131,18 +132,29 @@ func TestInputsHashChangesOnlyWithWhatTheBuildUses(t *testing.T) {
 		{"a new shared file", edit("shared/locals.pkr.hcl", "locals {}"), []string{rocky.Name, u22.Name, u24.Name}},
 		{"another OS's new var file", edit("linux/rocky/rocky-10.pkrvars.hcl", `os_slug = "rocky-10"`), nil},
 	} {
-		if got := changed(hashes(c.fsys, "1.11.2")); !slices.Equal(got, c.want) {
+		if got := changed(hashes(c.fsys, ci)); !slices.Equal(got, c.want) {
 			t.Errorf("editing %s changed %v, want %v", c.what, got, c.want)
 		}
 	}
-	if got := changed(hashes(memWorkspace(), "1.12.0")); len(got) != 3 {
-		t.Errorf("a new Packer version changed %v, want every template", got)
+	for _, tc := range []Toolchain{
+		{Packer: "1.12.0", Plugin: "1.1.1"}, // a new Packer
+		{Packer: "1.11.2", Plugin: "1.1.2"}, // a new plugin, the same generation
+		{Packer: "1.11.2", Plugin: "1.2.4"}, // a new plugin and generation
+		{Packer: "1.11.2"},                  // a plugin Packer could not list
+	} {
+		if got := changed(hashes(memWorkspace(), tc)); len(got) != 3 {
+			t.Errorf("toolchain %+v changed %v, want every template", tc, got)
+		}
+	}
+	if _, err := inputsHash(memWorkspace(), u22, Toolchain{Packer: "1.11.2", Plugin: "1.0.8"}); err == nil ||
+		!strings.Contains(err.Error(), "packer-plugin-proxmox 1.0.8 is not supported") {
+		t.Errorf("an unsupported plugin hashed: %v", err)
 	}
 
 	entry := func(edit func(*state.Template)) bool {
 		tmpl := u22
 		edit(&tmpl)
-		h, err := inputsHash(memWorkspace(), tmpl, "1.11.2")
+		h, err := inputsHash(memWorkspace(), tmpl, ci)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +299,7 @@ func TestAssembleMatchesScript(t *testing.T) {
 		t.Error("unknown generation accepted")
 	}
 	dst := t.TempDir()
-	if err := Assemble(root, defaultTemplates()[0], "", dst); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if err := Assemble(root, defaultTemplates()[0], "v1.1", dst); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("existing destination: %v", err)
 	}
 }
