@@ -29,6 +29,30 @@
 //     (backup)"), as clone_vm's check_lock does.
 //   - Fault injection (latency, HTTP errors, failed or hanging tasks,
 //     dropped connections) by method, path pattern and VMID.
+//   - Permissions (access.go, privs.go, h_access.go, vmperm.go): with a
+//     seed "access" section (users, groups, tokens with privilege
+//     separation, custom roles, pools, ACLs) every route runs PVE's check
+//     for its method (routes.go) and the checks PVE makes inside create,
+//     config, clone, resize and content delete: 403 "Permission check
+//     failed (/vms/9000, VM.Allocate)". The seed's version (8.x or 9.x)
+//     selects the privilege names and built-in roles (PVE 9 has
+//     VM.GuestAgent.* and VM.Replicate, no VM.Monitor). GET
+//     /access/permissions answers path → privilege → propagate flag.
+//     Without an access section every token is root's.
+//   - Storage content types are enforced whatever the ACLs: a new disk on
+//     a storage without images, a clone to one (400 storage: "storage 'X'
+//     does not support vm images"), an upload of content the storage does
+//     not hold (500). GET /nodes/{node}/storage reports enabled/active as
+//     storage_info does (disabled or not on the node: enabled 0).
+//   - GET /cluster/status (a lone node or a cluster), /cluster/options
+//     (next-id), /nodes/{node}/status (every field), /nodes/{node}/time
+//     (the seed's clock_offset and timezone), one volume's attributes
+//     (…/content/{volume}); a node marked offline answers 595 "No route
+//     to host" to every request routed to it.
+//
+// testdata/doctor.yaml is an example seed that provokes each first-day
+// failure (missing privilege, storage without images or iso, missing ISO
+// and clone base, offline node, clock skew, next-id overlap).
 //
 // The routes are declared in one table (routes.go): method and wildcard
 // patterns of an http.ServeMux, matched against the decoded path below

@@ -170,4 +170,3 @@ func getNodeStatus(s *Server, rc *reqCtx) (any, error) {
 		}, nil
 	})
 }
-

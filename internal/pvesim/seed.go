@@ -78,7 +78,7 @@ type NextIDSpec struct {
 type StorageSpec struct {
 	Name string `yaml:"name" json:"name"`
 	// Type is the plugin type: "dir", "lvmthin", "zfspool", "nfs", ...
-	Type    string   `yaml:"type" json:"type"`
+	Type string `yaml:"type" json:"type"`
 	// Content lists the content types (iso, images, rootdir, vztmpl,
 	// backup, snippets, import); each must be one the plugin type supports.
 	Content []string `yaml:"content" json:"content"`
@@ -86,9 +86,9 @@ type StorageSpec struct {
 	// Disable is storage.cfg's disable flag: listed with enabled 0.
 	Disable bool `yaml:"disable,omitempty" json:"disable,omitempty"`
 	// Inactive makes an enabled storage unreachable (active 0, no sizes).
-	Inactive bool `yaml:"inactive,omitempty" json:"inactive,omitempty"`
-	Size    int64    `yaml:"size,omitempty" json:"size,omitempty"` // bytes
-	Nodes   []string `yaml:"nodes,omitempty" json:"nodes,omitempty"`
+	Inactive bool     `yaml:"inactive,omitempty" json:"inactive,omitempty"`
+	Size     int64    `yaml:"size,omitempty" json:"size,omitempty"` // bytes
+	Nodes    []string `yaml:"nodes,omitempty" json:"nodes,omitempty"`
 }
 
 // ISOSpec is one file in a storage's iso content ("local:iso/<File>").

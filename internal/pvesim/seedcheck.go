@@ -11,17 +11,17 @@ import (
 // (import on dir, nfs, cifs, cephfs and btrfs since pve-storage 8.2.8,
 // commit d955a46, shipped with PVE 8.3).
 var pluginContent = map[string][]string{
-	"dir":       {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
-	"nfs":       {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
-	"cifs":      {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
-	"btrfs":     {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
-	"cephfs":    {"vztmpl", "iso", "backup", "snippets", "import"},
-	"lvmthin":   {"images", "rootdir"},
-	"lvm":       {"images", "rootdir"},
-	"zfspool":   {"images", "rootdir"},
-	"rbd":       {"images", "rootdir"},
-	"iscsi":     {"images"},
-	"pbs":       {"backup"},
+	"dir":     {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
+	"nfs":     {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
+	"cifs":    {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
+	"btrfs":   {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
+	"cephfs":  {"vztmpl", "iso", "backup", "snippets", "import"},
+	"lvmthin": {"images", "rootdir"},
+	"lvm":     {"images", "rootdir"},
+	"zfspool": {"images", "rootdir"},
+	"rbd":     {"images", "rootdir"},
+	"iscsi":   {"images"},
+	"pbs":     {"backup"},
 }
 
 // checkContent refuses content types the storage's plugin cannot hold, as

@@ -104,11 +104,11 @@ func Start(opts Options) (*Server, error) {
 		l.SetOutput(io.Discard)
 		s.log = l
 	}
-	if err := s.initTokens(opts.Tokens); err != nil {
-		return nil, err
-	}
 	seed, err := s.loadInitial()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.initTokens(opts.Tokens, seed.Access); err != nil {
 		return nil, err
 	}
 	s.cluster, err = newCluster(seed, opts.TaskDuration)
@@ -159,8 +159,26 @@ func checkLoopback(addr string) error {
 	return nil
 }
 
-func (s *Server) initTokens(tokens map[string]string) error {
+// initTokens accepts Options.Tokens and the seed's tokens with a secret.
+// Without Options.Tokens and without seed secrets there is one token
+// root@pam!templated with a random secret. The default token (TokenID)
+// is root@pam!templated if present, else the seed's first token with a
+// secret, else the first by name.
+func (s *Server) initTokens(tokens map[string]string, acc *AccessSpec) error {
 	s.tokens = map[string]string{}
+	first := ""
+	if acc != nil {
+		for _, t := range acc.Tokens {
+			if t.Secret == "" {
+				if _, ok := tokens[t.ID]; !ok {
+					return fmt.Errorf("seed token %s: no secret (in the seed or Options.Tokens)", t.ID)
+				}
+				continue
+			}
+			s.tokens[t.ID] = t.Secret
+			first = cmpOr(first, t.ID)
+		}
+	}
 	for id, secret := range tokens {
 		if !reTokenID.MatchString(id) {
 			return fmt.Errorf("token id %q: want USER@REALM!TOKENID", id)
@@ -175,6 +193,8 @@ func (s *Server) initTokens(tokens map[string]string) error {
 	}
 	if _, ok := s.tokens[defaultTokenID]; ok {
 		s.tokenID = defaultTokenID
+	} else if first != "" {
+		s.tokenID = first
 	} else {
 		ids := make([]string, 0, len(s.tokens))
 		for id := range s.tokens {
