@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	goversion "github.com/hashicorp/go-version"
+
 	"templated/internal/pvesim"
 	"templated/internal/state"
 	"templated/internal/workspace"
@@ -61,6 +63,9 @@ type e2e struct {
 	sim     *pvesim.Server
 	env     []string
 	packers string // directory of the packer binary on PATH
+	// plugin is the Proxmox plugin templated finds: the one in .tools with
+	// the real Packer, none with the stub (it lists no plugins).
+	plugin string
 }
 
 // newE2E copies desired/ and packer/, starts a simulator over HTTPS and
@@ -93,6 +98,7 @@ func newE2E(t testing.TB, realPacker bool, opts pvesim.Options) *e2e {
 			}
 			t.Skip("real Packer not built (make tools)")
 		}
+		e.plugin = installedPlugin(t)
 	} else {
 		e.packers = t.TempDir()
 		stub := "#!/bin/sh\n[ \"$1\" = version ] && { echo 'Packer v1.11.2'; exit 0; }\necho 'stub packer: only version' >&2; exit 1\n"
@@ -168,10 +174,10 @@ func (e *e2e) desired() *state.Desired {
 }
 
 // inputs is the inputs hash templated computes for t (with the stub's or
-// the real Packer's version 1.11.2).
+// the real Packer's version 1.11.2, and the plugin templated finds).
 func (e *e2e) inputs(d *state.Desired, t state.Template) string {
 	e.t.Helper()
-	h, err := workspace.InputsHash(d, t, filepath.Join(e.repo, "packer"), "1.11.2")
+	h, err := workspace.InputsHashWith(d, t, filepath.Join(e.repo, "packer"), workspace.Toolchain{Packer: "1.11.2", Plugin: e.plugin})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -240,4 +246,25 @@ func files(t testing.TB, dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// installedPlugin is the version of the Proxmox plugin in .tools/plugins,
+// read from its file name as Packer does (packer-plugin-proxmox_v1.1.1_x5.0_linux_amd64).
+func installedPlugin(t testing.TB) string {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(repoRoot(t), ".tools", "plugins", "github.com", "hashicorp", "proxmox", "packer-plugin-proxmox_v*_x5.0_*"))
+	var newest string
+	for _, n := range names {
+		v, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(n), "packer-plugin-proxmox_v"), "_")
+		if strings.HasSuffix(n, "_SHA256SUM") {
+			continue
+		}
+		if newest == "" || goversion.Must(goversion.NewVersion(v)).GreaterThan(goversion.Must(goversion.NewVersion(newest))) {
+			newest = v
+		}
+	}
+	if newest == "" {
+		t.Fatal("no Proxmox plugin in .tools/plugins (make tools)")
+	}
+	return newest
 }

@@ -65,7 +65,7 @@ func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options)
 		return res, err
 	}
 	if len(pending) == 0 {
-		p, err := observe(ctx, r.cluster, d, r.inputs, r.set.StateDir)
+		p, err := observe(ctx, r.cluster, d, r.inputs, r.plugin, r.set.StateDir)
 		if err != nil {
 			return res, err
 		}
@@ -81,7 +81,7 @@ func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options)
 		}
 	}
 	err = sess.actWith(ctx, r, d, o, func(ctx context.Context, r *run) error {
-		p, err := observe(ctx, r.cluster, d, r.inputs, r.set.StateDir)
+		p, err := observe(ctx, r.cluster, d, r.inputs, r.plugin, r.set.StateDir)
 		if err != nil {
 			return err
 		}
@@ -160,6 +160,7 @@ type run struct {
 	cluster reconcile.Cluster
 	tools   Tools
 	inputs  map[string]string
+	plugin  string // the installed Proxmox plugin's version
 	rec     *ledgerRecorder
 	exec    *reconcile.Executor
 }
@@ -184,17 +185,17 @@ func (sess *Session) prepare(ctx context.Context, d *state.Desired, progress io.
 // wire hashes the inputs and builds the recorder and the executor.
 func (sess *Session) wire(ctx context.Context, d *state.Desired, progress io.Writer, r *run) (map[string]string, *ledgerRecorder, *reconcile.Executor, error) {
 	_, _, led, set := sess.current()
-	inputs, pv, err := Inputs(ctx, r.tools, d, set.PackerRoot)
+	tc, plugins, err := Toolchain(ctx, r.tools, set.Log)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	plugins, err := r.tools.Plugins(ctx)
-	if err != nil || len(plugins) == 0 {
-		set.Log.WithError(err).Warn("could not list the installed Packer plugins; the evidence records their versions as unknown")
-		plugins = map[string]string{"github.com/hashicorp/proxmox": "unknown"}
+	r.plugin = tc.Plugin
+	inputs, err := Inputs(d, set.PackerRoot, tc)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	rec := newLedgerRecorder(ctx, led, set.DesiredPath, ledger.Versions{Templated: set.Version, Packer: pv, Plugins: plugins}, set.Getenv)
-	exec := &reconcile.Executor{Cluster: r.cluster, Builder: r.tools.Builder(pv), Recorder: rec, Journal: sess.journal,
+	rec := newLedgerRecorder(ctx, led, set.DesiredPath, ledger.Versions{Templated: set.Version, Packer: tc.Packer, Plugins: plugins}, set.Getenv)
+	exec := &reconcile.Executor{Cluster: r.cluster, Builder: r.tools.Builder(tc.Packer), Recorder: rec, Journal: sess.journal,
 		Log: set.Log, Progress: progress, Parallel: set.Parallel, PerNode: set.PerNode, KeepFailed: set.KeepFailed,
 		Commit: rec.commit(), Installation: sess.installation, LeaseVMID: d.VMIDs.Staging.Last}
 	return inputs, rec, exec, nil

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/plan"
@@ -154,22 +156,39 @@ func (sess *Session) current() (reconcile.Cluster, Tools, *ledger.Ledger, Settin
 	return sess.cluster, sess.tools, sess.led, sess.set
 }
 
-// Inputs hashes every template's inputs (its desired entry, the Packer
-// files it uses and the Packer version) and returns Packer's version.
-func Inputs(ctx context.Context, tools Tools, d *state.Desired, root string) (map[string]string, string, error) {
+// Toolchain asks the Packer installation for its versions: Packer's (an
+// error when it cannot be run), the Proxmox plugin's ("" when Packer
+// cannot list its plugins: logged, and recorded as unknown), and every
+// installed plugin's, for the evidence.
+func Toolchain(ctx context.Context, tools Tools, log logrus.FieldLogger) (workspace.Toolchain, map[string]string, error) {
 	pv, err := tools.Version(ctx)
 	if err != nil {
-		return nil, "", err
+		return workspace.Toolchain{}, nil, err
 	}
+	plugins, err := tools.Plugins(ctx)
+	if err != nil || len(plugins) == 0 {
+		log.WithError(err).Warn("could not list the installed Packer plugins; the evidence records their versions as unknown")
+		plugins = map[string]string{workspace.PluginSource: "unknown"}
+	}
+	plugin := strings.TrimPrefix(plugins[workspace.PluginSource], "v")
+	if plugin == "unknown" {
+		plugin = ""
+	}
+	return workspace.Toolchain{Packer: pv, Plugin: plugin}, plugins, nil
+}
+
+// Inputs hashes every template's inputs: its desired entry, the Packer
+// files it uses, and the toolchain (Packer, the plugin and its generation).
+func Inputs(d *state.Desired, root string, tc workspace.Toolchain) (map[string]string, error) {
 	out := map[string]string{}
 	for _, t := range d.Templates {
-		h, err := workspace.InputsHash(d, t, root, pv)
+		h, err := workspace.InputsHashWith(d, t, root, tc)
 		if err != nil {
-			return nil, "", fmt.Errorf("inputs of %s: %w", t.Name, err)
+			return nil, fmt.Errorf("inputs of %s: %w", t.Name, err)
 		}
 		out[t.Name] = strings.TrimPrefix(h, "sha256:")
 	}
-	return out, pv, nil
+	return out, nil
 }
 
 // Holds reads the holds from the state directory, without creating it.
@@ -188,14 +207,21 @@ func Holds(stateDir string) (map[string]state.Hold, error) {
 // unchanged cluster it makes one request.
 func (sess *Session) Plan(ctx context.Context, d *state.Desired) (plan.Plan, error) {
 	cluster, tools, _, set := sess.current()
-	inputs, _, err := Inputs(ctx, tools, d, set.PackerRoot)
+	tc, _, err := Toolchain(ctx, tools, set.Log)
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return observe(ctx, cluster, d, inputs, set.StateDir)
+	inputs, err := Inputs(d, set.PackerRoot, tc)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	return observe(ctx, cluster, d, inputs, tc.Plugin, set.StateDir)
 }
 
-func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, inputs map[string]string, stateDir string) (plan.Plan, error) {
+// observe reads the cluster and the holds and plans; plugin is the
+// installed Proxmox plugin's version, which the planner compares with the
+// one a template was built with.
+func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, inputs map[string]string, plugin, stateDir string) (plan.Plan, error) {
 	holds, err := Holds(stateDir)
 	if err != nil {
 		return plan.Plan{}, err
@@ -205,5 +231,6 @@ func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, i
 	if err != nil {
 		return plan.Plan{}, err
 	}
+	obs.Plugin = plugin
 	return reconcile.Plan(d, obs, now), nil
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ const repoDesired = "../../desired/templates.yaml"
 // template at the staging VMID, or fails as told.
 type fakeTools struct {
 	c      *proxmoxfake.Cluster
+	plugin string // the installed Proxmox plugin (default 1.1.1)
 	mu     sync.Mutex
 	fail   map[string]error
 	builds []string
@@ -37,7 +39,13 @@ type fakeTools struct {
 
 func (f *fakeTools) Version(context.Context) (string, error) { return "1.11.2", nil }
 func (f *fakeTools) Plugins(context.Context) (map[string]string, error) {
-	return map[string]string{"github.com/hashicorp/proxmox": "v1.1.1"}, nil
+	return map[string]string{"github.com/hashicorp/proxmox": "v" + f.pluginVersion()}, nil
+}
+
+func (f *fakeTools) pluginVersion() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return cmp.Or(f.plugin, "1.1.1")
 }
 func (f *fakeTools) ReapOrphans(context.Context) (int, error) { return 0, nil }
 func (f *fakeTools) Builder(string) reconcile.Builder         { return f }
@@ -53,7 +61,7 @@ func (f *fakeTools) Build(_ context.Context, req reconcile.BuildRequest) (reconc
 	err = f.c.Add(proxmoxfake.VM{VMID: req.StagingVMID, Node: t.Node, Name: req.StagingName, Template: true,
 		Cores: t.Cores, Sockets: 1, MemoryMiB: t.MemoryMiB, Agent: true, CloudInit: true, Description: req.Description,
 		Disks: []state.Disk{{Key: "scsi0", Volume: fmt.Sprintf("local-lvm:base-%d-disk-0", req.StagingVMID), SizeGB: float64(t.DiskGB)}}})
-	return reconcile.BuildResult{ArtifactID: fmt.Sprint(req.StagingVMID), PackerVersion: "1.11.2"}, err
+	return reconcile.BuildResult{ArtifactID: fmt.Sprint(req.StagingVMID), PackerVersion: "1.11.2", PluginVersion: f.pluginVersion()}, err
 }
 
 func (f *fakeTools) built() []string {
@@ -387,5 +395,38 @@ func TestDaemonAudit(t *testing.T) {
 	res, err = r.Audit(context.Background())
 	if err != nil || res.Intact || res.Status != "tampered" || res.First == "" {
 		t.Fatalf("audit of a tampered ledger: %+v, %v", res, err)
+	}
+}
+
+// TestPluginUpgradeRebuilds: templates built with plugin 1.1.1 are rebuilt
+// with the reason plugin-changed once 1.2.4 is installed, and stamped with
+// the new plugin.
+func TestPluginUpgradeRebuilds(t *testing.T) {
+	h := newHarness(t)
+	sess := h.open(t)
+	if _, err := sess.Reconcile(context.Background(), h.d, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	h.tools.mu.Lock()
+	h.tools.plugin = "1.2.4"
+	h.tools.mu.Unlock()
+	p, err := sess.Plan(context.Background(), h.d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range p.Actions {
+		if a.Kind != plan.Rebuild || len(a.Reasons) == 0 || a.Reasons[0].Code != plan.ReasonPluginChanged {
+			t.Errorf("%s: %s %+v, want a rebuild for plugin-changed", a.Template, a.Kind, a.Reasons)
+		}
+	}
+	if _, err := sess.Reconcile(context.Background(), h.d, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	vm, _ := h.c.VM(9000)
+	if s, _ := state.StampFromTags(vm.Tags); s.Plugin != "1.2.4" {
+		t.Errorf("stamp after the rebuild: plugin %q, want 1.2.4", s.Plugin)
+	}
+	if p, _ := sess.Plan(context.Background(), h.d); p.HasChanges() {
+		t.Errorf("plan after the rebuild still changes: %+v", p.Summary)
 	}
 }

@@ -149,9 +149,17 @@ func (p *packerTools) Plugins(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Packer loads the newest installed version of a plugin.
 	out := make(map[string]string, len(plugins))
 	for _, pl := range plugins {
-		out[cmp.Or(pl.Source, pl.Name)] = pl.Version
+		src := cmp.Or(pl.Source, pl.Name)
+		if _, seen := out[src]; seen {
+			continue
+		}
+		if newest, ok := packer.Newest(plugins, pl.Source); ok && pl.Source != "" {
+			pl = newest
+		}
+		out[src] = pl.Version
 	}
 	return out, nil
 }
