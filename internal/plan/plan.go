@@ -47,6 +47,11 @@ const (
 	ReasonInputsUnknown   = "inputs-unknown"
 	ReasonStampUnreadable = "stamp-unreadable"
 	ReasonAdopted         = "adopted"
+	// Prerequisites a build needs from the cluster (state.Unmet).
+	ReasonISOMissing         = "iso-missing"
+	ReasonCloneSourceMissing = "clone-source-missing"
+	ReasonStorageUnfit       = "storage-unfit"
+	ReasonPermissionMissing  = "permission-missing"
 )
 
 // Reason is why an action was chosen.

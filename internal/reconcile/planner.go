@@ -43,6 +43,9 @@ func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 	for _, t := range d.Templates {
 		named[t.VMID] = true
 		a := planOne(t, obs, byVMID, byName, now)
+		if unmet := obs.Unmet[t.Name]; a.Kind.Changes() && len(unmet) > 0 {
+			a = blockUnmet(a, unmet)
+		}
 		switch a.Kind {
 		case plan.Create:
 			p.Summary.Create++
@@ -57,6 +60,21 @@ func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 	}
 	p.Unmanaged = unmanaged(d, obs.Guests, named)
 	return p
+}
+
+// blockUnmet turns a create or rebuild the cluster cannot carry out into a
+// blocked action: what is missing first, then why the build was wanted.
+func blockUnmet(a plan.Action, unmet []state.Unmet) plan.Action {
+	reasons := make([]plan.Reason, 0, len(unmet)+len(a.Reasons))
+	for _, u := range unmet {
+		reasons = append(reasons, plan.Reason{Code: u.Code, Message: u.Message})
+	}
+	for _, r := range a.Reasons {
+		r.Message = fmt.Sprintf("wanted a %s: %s", a.Kind, r.Message)
+		reasons = append(reasons, r)
+	}
+	a.Kind, a.Reasons = plan.Blocked, reasons
+	return a
 }
 
 func planOne(t state.Template, obs state.Observed, byVMID map[int]state.Guest, byName map[string][]state.Guest, now time.Time) plan.Action {

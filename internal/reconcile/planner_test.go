@@ -104,6 +104,25 @@ func TestPlanGolden(t *testing.T) {
 		{"plugin-changed", desired(t22), state.Observed{
 			Guests: []state.Guest{builtWith("1.1.1", inputsB, afterTick)},
 			Inputs: inputs("tpl-ubuntu-22.04"), Plugin: "1.2.4"}},
+		{"iso-missing", desired(t22, t24), state.Observed{Inputs: inputs("tpl-ubuntu-22.04", "tpl-ubuntu-24.04"),
+			Unmet: map[string][]state.Unmet{"tpl-ubuntu-24.04": {{Code: plan.ReasonISOMissing,
+				Message: "ISO local:iso/ubuntu-24.04.1-live-server-amd64.iso is not on storage local of node pve1: upload it, or correct the ISO's name in linux/ubuntu/tpl-ubuntu-24.04.pkrvars.hcl"}}}}},
+		{"clone-source-missing", desired(t22), state.Observed{
+			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsB, afterTick)},
+			Inputs: inputs("tpl-ubuntu-22.04"),
+			Unmet: map[string][]state.Unmet{"tpl-ubuntu-22.04": {{Code: plan.ReasonCloneSourceMissing,
+				Message: "the clone build starts from base-ubuntu-22.04, which is on no node: make that base VM, or correct clone_vm in linux/ubuntu/tpl-ubuntu-22.04.pkrvars.hcl"}}}}},
+		{"storage-unfit", desired(t22), state.Observed{Inputs: inputs("tpl-ubuntu-22.04"),
+			Unmet: map[string][]state.Unmet{"tpl-ubuntu-22.04": {{Code: plan.ReasonStorageUnfit,
+				Message: "storage local-lvm on node pve1 does not hold images (content: iso,vztmpl): set storage to one that holds VM disks, or add images to its content"}}}}},
+		{"permission-missing", desired(t22), state.Observed{Inputs: inputs("tpl-ubuntu-22.04"),
+			Unmet: map[string][]state.Unmet{"tpl-ubuntu-22.04": {
+				{Code: plan.ReasonCloneSourceMissing, Message: "the clone build starts from base-ubuntu-22.04, which is on no node: make that base VM, or correct clone_vm in linux/ubuntu/tpl-ubuntu-22.04.pkrvars.hcl"},
+				{Code: plan.ReasonPermissionMissing, Message: "the token lacks VM.Allocate, VM.Config.Disk on /vms/9900; Datastore.AllocateSpace on /storage/local-lvm: grant them (docs/permissions.md has the role templated needs)"}}}}},
+		{"up-to-date-unmet-ignored", desired(t22), state.Observed{
+			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick)},
+			Inputs: inputs("tpl-ubuntu-22.04"),
+			Unmet:  map[string][]state.Unmet{"tpl-ubuntu-22.04": {{Code: plan.ReasonStorageUnfit, Message: "storage gone"}}}}},
 		{"inputs-changed-same-plugin", desired(t22), state.Observed{
 			Guests: []state.Guest{builtWith("1.2.4", inputsB, afterTick)},
 			Inputs: inputs("tpl-ubuntu-22.04"), Plugin: "1.2.4"}},

@@ -92,6 +92,10 @@ func TestTwoInstallationsNeverTouchEachOther(t *testing.T) {
 	}
 	d.Templates = d.Templates[:1] // tpl-ubuntu-22.04 at 9000, a clone build
 	d.Templates[0].Node = sim.Node()
+	if err := sim.Cluster().AddGuests([]pvesim.GuestSpec{{VMID: 8000, Node: sim.Node(), Name: "base-ubuntu-22.04", Template: true,
+		Config: map[string]string{"scsi0": "local-lvm:base-8000-disk-0,size=3G"}}}); err != nil {
+		t.Fatal(err)
+	}
 
 	type inst struct {
 		sess  *Session

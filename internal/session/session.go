@@ -215,14 +215,17 @@ func (sess *Session) Plan(ctx context.Context, d *state.Desired) (plan.Plan, err
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return observe(ctx, cluster, d, inputs, tc.Plugin, set.StateDir)
+	return observe(ctx, cluster, d, inputs, tc.Plugin, set)
 }
 
 // observe reads the cluster and the holds and plans; plugin is the
 // installed Proxmox plugin's version, which the planner compares with the
-// one a template was built with.
-func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, inputs map[string]string, plugin, stateDir string) (plan.Plan, error) {
-	holds, err := Holds(stateDir)
+// one a template was built with. When the plan would build, what those
+// builds need from the cluster is checked, and a build that cannot work
+// is blocked instead (unmet): a plan over an unchanged fleet still makes
+// one request.
+func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, inputs map[string]string, plugin string, set Settings) (plan.Plan, error) {
+	holds, err := Holds(set.StateDir)
 	if err != nil {
 		return plan.Plan{}, err
 	}
@@ -232,5 +235,11 @@ func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, i
 		return plan.Plan{}, err
 	}
 	obs.Plugin = plugin
-	return reconcile.Plan(d, obs, now), nil
+	p := reconcile.Plan(d, obs, now)
+	if p.HasChanges() {
+		if obs.Unmet = unmet(ctx, cluster, d, p, obs.Guests, set.PackerRoot, set.Log); len(obs.Unmet) > 0 {
+			p = reconcile.Plan(d, obs, now)
+		}
+	}
+	return p, nil
 }

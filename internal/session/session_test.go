@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -87,6 +88,12 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.d = d
+	// The base VMs the clone builds start from, as an operator made them.
+	for i, name := range []string{"base-ubuntu-22.04", "base-ubuntu-24.04", "base-rocky-9"} {
+		if err := h.c.Add(proxmoxfake.VM{VMID: 8000 + i, Node: "pve1", Name: name, Template: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	evidence, key := filepath.Join(base, "evidence"), filepath.Join(base, "ledger.key")
 	if _, err := ledger.CreateKey(evidence, key, "templated/test/packer-ledger"); err != nil {
 		t.Fatal(err)
@@ -428,5 +435,29 @@ func TestPluginUpgradeRebuilds(t *testing.T) {
 	}
 	if p, _ := sess.Plan(context.Background(), h.d); p.HasChanges() {
 		t.Errorf("plan after the rebuild still changes: %+v", p.Summary)
+	}
+}
+
+// TestMissingCloneSourceBlocks: a clone build whose base VM is on no node
+// is blocked with clone-source-missing before Packer runs; the others go
+// on.
+func TestMissingCloneSourceBlocks(t *testing.T) {
+	h := newHarness(t)
+	if err := h.c.Delete(context.Background(), "pve1", 8002); err != nil { // base-rocky-9
+		t.Fatal(err)
+	}
+	res, err := h.open(t).Reconcile(context.Background(), h.d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Plan.Actions {
+		blocked := a.Kind == plan.Blocked && a.Reasons[0].Code == plan.ReasonCloneSourceMissing &&
+			strings.Contains(a.Reasons[0].Message, "base-rocky-9")
+		if blocked != (a.Template == "tpl-rocky-9") {
+			t.Errorf("%s: %s %+v", a.Template, a.Kind, a.Reasons)
+		}
+	}
+	if b := h.tools.built(); slices.Contains(b, "tpl-rocky-9") || len(b) != 3 {
+		t.Errorf("built %v: want the three others, not tpl-rocky-9", b)
 	}
 }

@@ -87,6 +87,21 @@ type Observed struct {
 	// were hashed with ("" when unknown): the planner compares it with
 	// the version stamped on the template.
 	Plugin string
+	// Unmet lists, for templates that need a build, what the cluster lacks
+	// for it (a missing ISO or base VM, an unfit storage, a missing
+	// privilege): the planner blocks those builds instead of letting
+	// Packer fail minutes in. Only filled for templates a first plan
+	// wanted to build.
+	Unmet map[string][]Unmet
+}
+
+// Unmet is one prerequisite of a build that the cluster does not meet.
+type Unmet struct {
+	// Code is the plan's reason code: iso-missing, clone-source-missing,
+	// storage-unfit or permission-missing.
+	Code string
+	// Message says what is missing and how to fix it.
+	Message string
 }
 
 // Hold keeps a template from being rebuilt until its desired entry changes

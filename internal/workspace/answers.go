@@ -93,34 +93,44 @@ func answerVars(fsys fs.FS, t state.Template, hostname, password string) (map[st
 // arguments: the var file's literal value, else the default of its
 // declaration in shared/*.pkr.hcl.
 func varString(fsys fs.FS, t state.Template, name string) (string, error) {
+	e, err := varExpr(fsys, t, name)
+	if err != nil {
+		return "", err
+	}
+	return literalString(e, name)
+}
+
+// varExpr is the expression that sets variable name for t: the var
+// file's, else the default of its declaration in shared/*.pkr.hcl.
+func varExpr(fsys fs.FS, t state.Template, name string) (hcl.Expression, error) {
 	p := hclparse.NewParser()
 	src, err := fs.ReadFile(fsys, t.VarFile)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	vf, diags := p.ParseHCL(src, t.VarFile)
 	if diags.HasErrors() {
-		return "", fmt.Errorf("%s", diagText(diags))
+		return nil, fmt.Errorf("%s", diagText(diags))
 	}
 	attrs, diags := vf.Body.JustAttributes()
 	if diags.HasErrors() {
-		return "", fmt.Errorf("%s", diagText(diags))
+		return nil, fmt.Errorf("%s", diagText(diags))
 	}
 	if a, ok := attrs[name]; ok {
-		return literalString(a.Expr, name)
+		return a.Expr, nil
 	}
 	decls, err := fs.Glob(fsys, sharedDir+"/*.pkr.hcl")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	for _, f := range decls {
 		src, err := fs.ReadFile(fsys, f)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		file, diags := p.ParseHCL(src, f)
 		if diags.HasErrors() {
-			return "", fmt.Errorf("%s", diagText(diags))
+			return nil, fmt.Errorf("%s", diagText(diags))
 		}
 		content, _, _ := file.Body.PartialContent(&hcl.BodySchema{
 			Blocks: []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}},
@@ -131,11 +141,11 @@ func varString(fsys fs.FS, t state.Template, name string) (string, error) {
 			}
 			battrs, _ := b.Body.JustAttributes()
 			if d, ok := battrs["default"]; ok {
-				return literalString(d.Expr, name)
+				return d.Expr, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("variable %s is set neither in %s nor by a default in %s/*.pkr.hcl", name, t.VarFile, sharedDir)
+	return nil, fmt.Errorf("variable %s is set neither in %s nor by a default in %s/*.pkr.hcl", name, t.VarFile, sharedDir)
 }
 
 // literalString evaluates a constant string expression.
