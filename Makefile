@@ -34,8 +34,13 @@ demo: deps build tools ## run templated end to end on the embedded simulator wit
 	@scripts/demo.sh
 
 .PHONY: tools
-tools: ## build Packer v1.11.2 and packer-plugin-proxmox v1.1.1 into .tools/ (reused when present)
-	@tools/build.sh "$(TOOLS)"
+tools: ## build Packer v1.11.2 and the newest packer-plugin-proxmox the Go module proxy serves into .tools/ (reused when present; PLUGIN_SRC=DIR: the plugin from a source tree, PLUGIN_VERSION=X.Y.Z: that version)
+	@tools/build.sh $(if $(PLUGIN_SRC),--src "$(PLUGIN_SRC)") $(if $(PLUGIN_VERSION),--version "$(PLUGIN_VERSION)") "$(TOOLS)"
+
+.PHONY: test-plugin
+test-plugin: deps ## the real-Packer end-to-end tests with packer-plugin-proxmox built from PLUGIN_SRC=DIR, in .tools-plugin/ (.tools/ stays)
+	@test -n "$(PLUGIN_SRC)" || { echo "usage: make test-plugin PLUGIN_SRC=DIR (a packer-plugin-proxmox source tree; packer/README.md)" >&2; exit 2; }
+	@tools/test-plugin.sh "$(PLUGIN_SRC)" "$(CURDIR)/.tools-plugin"
 
 .PHONY: test
 test: deps tools ## the full test suite: unit, race, real Packer, workspace validation, fuzz smoke
