@@ -4,7 +4,7 @@
 # (ubuntu-22.04, rocky-9, win2022, ...). Reads the same .env file as
 # templated (ENV_FILE, default ../.env; the environment wins over the file),
 # assembles the build directory and runs `packer build`.
-#   MODE=iso|clone (default iso)   GENERATION=v1.1|v1.2 (default v1.1)
+#   MODE=iso|clone (default iso)   GENERATION=v1.1|v1.2 (default: what the installed plugin needs)
 #   PKR_VAR_<name>=...  any other variable (vm_id, cores, tags, ...)
 # The token secret reaches Packer only through the environment.
 set -euo pipefail
@@ -12,7 +12,8 @@ ws=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ $# -eq 1 ]] || { echo "usage: $0 NAME (a var file's base name)" >&2; exit 2; }
 name=$1
 MODE=${MODE:-iso}
-GENERATION=${GENERATION:-v1.1}
+# shellcheck source=generation.sh
+source "$(dirname "${BASH_SOURCE[0]}")/generation.sh"
 ENV_FILE=${ENV_FILE:-$ws/../.env}
 fail() { echo "build: $*" >&2; exit 1; }
 

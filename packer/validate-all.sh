@@ -22,19 +22,8 @@ export PROXMOX_ISO_STORAGE=${PROXMOX_ISO_STORAGE:-local}
 command -v packer >/dev/null || { echo "validate-all: packer not on PATH (run make tools)" >&2; exit 1; }
 # The installed plugin (PACKER_PLUGIN_PATH) decides the generation, as in
 # internal/workspace/toolchain.go (PluginGeneration).
-plugin=$(packer plugins installed 2>/dev/null |
-	sed -n 's|.*/github.com/hashicorp/proxmox/packer-plugin-proxmox_v\([^_]*\)_x.*|\1|p' | sort -V | tail -n1)
-if [[ -z ${GENERATION:-} ]]; then
-	core=${plugin%%-*}
-	lt() { [[ $1 != "$2" && $(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1) == "$1" ]]; }
-	if [[ -z $plugin ]]; then
-		echo "validate-all: no packer-plugin-proxmox installed (run make tools, or set PACKER_PLUGIN_PATH)" >&2; exit 1
-	elif ! lt "$core" 1.2.0; then GENERATION=v1.2
-	elif ! lt "$core" 1.1.1 && lt "$core" 1.1.3; then GENERATION=v1.1
-	else
-		echo "validate-all: packer-plugin-proxmox $plugin has no plugin generation (supported: 1.1.1-1.1.2, 1.2.0+); set GENERATION to try one" >&2; exit 1
-	fi
-fi
+# shellcheck source=generation.sh
+source "$ws/generation.sh"
 echo "==> plugin generation $GENERATION (packer-plugin-proxmox ${plugin:-not installed})"
 echo "==> packer fmt -check ($(packer version | head -n1))"
 (cd "$ws" && packer fmt -check -recursive .)

@@ -48,7 +48,7 @@ func benchDaemon(b *testing.B, args ...string) (*daemonProc, string, string) {
 	if err := os.WriteFile(envFile, []byte(srv.DotEnv()), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	bin := filepath.Join(repoRoot(b), ".tools", "bin")
+	bin := filepath.Join(toolsDir(b), "bin")
 	if _, err := os.Stat(filepath.Join(bin, "packer")); err != nil {
 		b.Skip("real Packer not built (make tools): the inputs hash asks it for its version on every run")
 	}
@@ -56,7 +56,7 @@ func benchDaemon(b *testing.B, args ...string) (*daemonProc, string, string) {
 	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + dir, "CHECKPOINT_DISABLE=1",
 		"TEMPLATED_ENV_FILE=" + envFile, "TEMPLATED_STATE_DIR=" + filepath.Join(dir, "state"),
 		"TEMPLATED_EVIDENCE_DIR=" + evidence, "TEMPLATED_LEDGER_KEY=" + filepath.Join(dir, "keys", "ledger.key"),
-		"PACKER_PLUGIN_PATH=" + filepath.Join(repoRoot(b), ".tools", "plugins")}
+		"PACKER_PLUGIN_PATH=" + filepath.Join(toolsDir(b), "plugins")}
 	init := newCmd(binary, "ledger", "init", "--dir", evidence, "--key", filepath.Join(dir, "keys", "ledger.key"))
 	init.Env = env
 	if out, err := init.CombinedOutput(); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	goversion "github.com/hashicorp/go-version"
 
+	"templated/internal/packertest"
 	"templated/internal/pvesim"
 	"templated/internal/state"
 	"templated/internal/workspace"
@@ -91,7 +92,7 @@ func newE2E(t testing.TB, realPacker bool, opts pvesim.Options) *e2e {
 	e.sim = srv
 	e.writeEnv(srv.URL(), srv.TokenID(), srv.TokenSecret())
 	if realPacker {
-		e.packers = filepath.Join(repoRoot(t), ".tools", "bin")
+		e.packers = filepath.Join(toolsDir(t), "bin")
 		if _, err := os.Stat(filepath.Join(e.packers, "packer")); err != nil {
 			if os.Getenv("TEMPLATED_REQUIRE_PACKER") != "" {
 				t.Fatalf("real Packer required but missing (run make tools): %v", err)
@@ -115,7 +116,7 @@ func newE2E(t testing.TB, realPacker bool, opts pvesim.Options) *e2e {
 		"TEMPLATED_EVIDENCE_DIR=" + filepath.Join(e.dir, "evidence"),
 		"TEMPLATED_LEDGER_KEY=" + filepath.Join(e.dir, "keys", "ledger.key"),
 		"TEMPLATED_COMMUNICATOR=none",
-		"PACKER_PLUGIN_PATH=" + filepath.Join(repoRoot(t), ".tools", "plugins"),
+		"PACKER_PLUGIN_PATH=" + filepath.Join(toolsDir(t), "plugins"),
 		"CHECKPOINT_DISABLE=1",
 	}
 	return e
@@ -252,7 +253,7 @@ func files(t testing.TB, dir string) []string {
 // read from its file name as Packer does (packer-plugin-proxmox_v1.1.1_x5.0_linux_amd64).
 func installedPlugin(t testing.TB) string {
 	t.Helper()
-	names, _ := filepath.Glob(filepath.Join(repoRoot(t), ".tools", "plugins", "github.com", "hashicorp", "proxmox", "packer-plugin-proxmox_v*_x5.0_*"))
+	names, _ := filepath.Glob(filepath.Join(toolsDir(t), "plugins", "github.com", "hashicorp", "proxmox", "packer-plugin-proxmox_v*_x5.0_*"))
 	var newest string
 	for _, n := range names {
 		v, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(n), "packer-plugin-proxmox_v"), "_")
@@ -267,4 +268,10 @@ func installedPlugin(t testing.TB) string {
 		t.Fatal("no Proxmox plugin in .tools/plugins (make tools)")
 	}
 	return newest
+}
+
+// toolsDir is where make tools put Packer and the plugin:
+// $TEMPLATED_TOOLS_DIR (make test-plugin's), else .tools.
+func toolsDir(t testing.TB) string {
+	return packertest.ToolsDir(t)
 }

@@ -4,12 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"templated/internal/packertest"
+	"templated/internal/workspace"
 )
 
 // realPacker is the real Packer (see packertest.Find).
@@ -68,10 +68,10 @@ func TestRealPackerVersion(t *testing.T) {
 	}
 	t.Logf("packer %s, plugins %+v", v, plugins)
 	if pp := os.Getenv("PACKER_PLUGIN_PATH"); pp != "" && strings.Contains(pp, ".tools") {
-		if !slices.ContainsFunc(plugins, func(p Plugin) bool {
-			return p.Source == "github.com/hashicorp/proxmox" && p.Version == "1.1.1"
-		}) {
-			t.Errorf("proxmox plugin 1.1.1 not listed: %+v", plugins)
+		// make tools installs one Proxmox plugin, of a version templated
+		// has a plugin generation for.
+		if p, ok := Newest(plugins, "github.com/hashicorp/proxmox"); !ok || !supported(p.Version) {
+			t.Errorf("no supported proxmox plugin listed: %+v", plugins)
 		}
 	}
 }
@@ -200,4 +200,10 @@ build {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// supported reports whether templated has a plugin generation for v.
+func supported(v string) bool {
+	_, err := workspace.PluginGeneration(v)
+	return err == nil
 }

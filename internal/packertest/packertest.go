@@ -6,6 +6,7 @@
 package packertest
 
 import (
+	"cmp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,11 +47,19 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// Find returns the Packer from .tools/bin, else from PATH. Without one it
-// skips the test, or fails it when Required.
+// ToolsDir is where make tools put Packer and the plugin:
+// $TEMPLATED_TOOLS_DIR (make test-plugin builds into .tools-plugin), else
+// .tools at the repository root.
+func ToolsDir(t testing.TB) string {
+	t.Helper()
+	return cmp.Or(os.Getenv("TEMPLATED_TOOLS_DIR"), filepath.Join(RepoRoot(t), ".tools"))
+}
+
+// Find returns the Packer from the tools directory's bin, else from PATH.
+// Without one it skips the test, or fails it when Required.
 func Find(t testing.TB) Tool {
 	t.Helper()
-	tools := filepath.Join(RepoRoot(t), ".tools")
+	tools := ToolsDir(t)
 	bin := filepath.Join(tools, "bin", "packer")
 	if _, err := os.Stat(bin); err != nil {
 		if bin, err = exec.LookPath("packer"); err != nil {

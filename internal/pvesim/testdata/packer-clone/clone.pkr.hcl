@@ -6,7 +6,7 @@
 packer {
   required_plugins {
     proxmox = {
-      version = "1.1.1"
+      version = ">= 1.1.1"
       source  = "github.com/hashicorp/proxmox"
     }
   }
