@@ -59,7 +59,7 @@ func cloneVMIDs(s *Snapshot) map[string]int {
 			continue
 		}
 		for _, g := range s.API.Guests {
-			if (t.CloneVMID != 0 && g.VMID == t.CloneVMID) || (t.CloneVMID == 0 && t.CloneVM != "" && g.Name == t.CloneVM) {
+			if t.CloneVM != "" && g.Name == t.CloneVM {
 				out[t.Name] = g.VMID
 				break
 			}

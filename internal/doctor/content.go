@@ -66,9 +66,6 @@ func cloneCheck(s *Snapshot) Result {
 			continue
 		}
 		want := t.CloneVM
-		if t.CloneVMID != 0 {
-			want = fmt.Sprintf("VMID %d", t.CloneVMID)
-		}
 		vmid, ok := ids[t.Name]
 		if !ok {
 			lack = append(lack, fmt.Sprintf("%s (clone base of %s)", want, t.Name))
@@ -136,7 +133,7 @@ func nextIDCheck(s *Snapshot) Result {
 	if a.NextIDErr != nil {
 		return warn(id, name, "could not read GET /cluster/options: "+a.NextIDErr.Msg, "grant Sys.Audit on / to the token")
 	}
-	if a.PermsErr == nil && !has(a.Perms, "/", "Sys.Audit") {
+	if a.PermsErr == nil && !a.Perms.Has("/", "Sys.Audit") {
 		return warn(id, name, "GET /cluster/options left out the datacenter settings (the token lacks Sys.Audit on /)", "grant Sys.Audit on / to the token (docs/permissions.md)")
 	}
 	r := s.Ranges

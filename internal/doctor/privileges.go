@@ -152,32 +152,6 @@ func needs(op string, s *Snapshot, major int, cloneVMIDs map[string]int) []need 
 	return out
 }
 
-// has resolves a privilege at path from the effective permissions: the
-// path's own entry when PVE listed it, else the nearest listed ancestor's
-// privileges that propagate.
-func has(p proxmox.Permissions, path, priv string) bool {
-	if m, ok := p[path]; ok {
-		_, ok := m[priv]
-		return ok
-	}
-	for q := parent(path); ; q = parent(q) {
-		if m, ok := p[q]; ok {
-			return m[priv]
-		}
-		if q == "/" {
-			return false
-		}
-	}
-}
-
-func parent(path string) string {
-	i := strings.LastIndex(path, "/")
-	if i <= 0 {
-		return "/"
-	}
-	return path[:i]
-}
-
 // missing is one privilege lacking on some paths.
 type missing struct {
 	priv  string
@@ -188,7 +162,7 @@ type missing struct {
 // check returns what n lacks.
 func (n need) check(p proxmox.Permissions) []missing {
 	if n.vmids.First == 0 && n.vmids.Last == 0 {
-		ok := n.any && slices.ContainsFunc(n.privs, func(pr string) bool { return has(p, n.path, pr) })
+		ok := n.any && slices.ContainsFunc(n.privs, func(pr string) bool { return p.Has(n.path, pr) })
 		if ok {
 			return nil
 		}
@@ -200,7 +174,7 @@ func (n need) check(p proxmox.Permissions) []missing {
 			return out
 		}
 		for _, pr := range n.privs {
-			if !has(p, n.path, pr) {
+			if !p.Has(n.path, pr) {
 				out = append(out, missing{priv: pr, paths: n.path, why: n.why})
 			}
 		}
@@ -210,7 +184,7 @@ func (n need) check(p proxmox.Permissions) []missing {
 	for _, pr := range n.privs {
 		var lack []int
 		for id := n.vmids.First; id <= n.vmids.Last; id++ {
-			if !has(p, "/vms/"+strconv.Itoa(id), pr) {
+			if !p.Has("/vms/"+strconv.Itoa(id), pr) {
 				lack = append(lack, id)
 			}
 		}

@@ -60,9 +60,8 @@ type Template struct {
 	Build      string // "iso" or "clone"
 	// ISOs are the installer ISO and extra ISOs (iso builds only).
 	ISOs []string
-	// CloneVM or CloneVMID name the base VM of clone builds.
-	CloneVM   string
-	CloneVMID int
+	// CloneVM names the base VM of clone builds.
+	CloneVM string
 	// Bridge is the network bridge the build attaches (SDN.Use).
 	Bridge string
 	// Answers is true when the OS directory has installer answer files

@@ -20,6 +20,32 @@ import (
 // computed for every path of its ACL tree and the top-level paths.
 type Permissions map[string]map[string]bool
 
+// Has resolves priv at path as PVE does from its answer: the path's own
+// entry when PVE listed it, else the nearest listed ancestor's privileges
+// that propagate.
+func (p Permissions) Has(path, priv string) bool {
+	if m, ok := p[path]; ok {
+		_, ok := m[priv]
+		return ok
+	}
+	for q := parentPath(path); ; q = parentPath(q) {
+		if m, ok := p[q]; ok {
+			return m[priv]
+		}
+		if q == "/" {
+			return false
+		}
+	}
+}
+
+func parentPath(path string) string {
+	i := strings.LastIndex(path, "/")
+	if i <= 0 {
+		return "/"
+	}
+	return path[:i]
+}
+
 // Member is one entry of GET /cluster/status: the cluster itself
 // (Type "cluster") or a node.
 type Member struct {

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -167,7 +166,7 @@ func (c *inspection) missing(t state.Template, d *state.Desired) string {
 	var order []string
 	lacks := map[string][]string{}
 	for _, p := range buildPrivileges {
-		if at := paths[p.where]; !has(c.perms, at, p.priv) {
+		if at := paths[p.where]; !c.perms.Has(at, p.priv) {
 			if lacks[at] == nil {
 				order = append(order, at)
 			}
@@ -179,18 +178,4 @@ func (c *inspection) missing(t state.Template, d *state.Desired) string {
 		parts = append(parts, strings.Join(lacks[at], ", ")+" on "+at)
 	}
 	return strings.Join(parts, "; ")
-}
-
-// has reports whether perms grant priv on p: at p itself as PVE computed
-// it, else at the nearest listed ancestor when that grant propagates.
-func has(perms proxmox.Permissions, p, priv string) bool {
-	for q := p; ; q = path.Dir(q) {
-		if privs, ok := perms[q]; ok {
-			propagate, granted := privs[priv]
-			return granted && (q == p || propagate)
-		}
-		if q == "/" {
-			return false
-		}
-	}
 }

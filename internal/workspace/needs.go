@@ -19,23 +19,29 @@ import (
 type Needs struct {
 	CloneVM string
 	ISOs    []string
+	// Bridge is the network bridge the build's VM attaches to.
+	Bridge string
 }
 
 // BuildNeeds reads t's needs from the workspace at root.
 func BuildNeeds(root string, t state.Template) (Needs, error) {
 	fsys := os.DirFS(root)
+	bridge, err := varString(fsys, t, "network_bridge")
+	if err != nil {
+		return Needs{}, fmt.Errorf("needs of %s: %w", t.Name, err)
+	}
 	if t.Build == state.BuildClone {
 		vm, err := varString(fsys, t, "clone_vm")
 		if err != nil {
 			return Needs{}, fmt.Errorf("needs of %s: %w", t.Name, err)
 		}
-		return Needs{CloneVM: vm}, nil
+		return Needs{CloneVM: vm, Bridge: bridge}, nil
 	}
 	iso, err := varString(fsys, t, "iso_filename")
 	if err != nil {
 		return Needs{}, fmt.Errorf("needs of %s: %w", t.Name, err)
 	}
-	n := Needs{ISOs: []string{iso}}
+	n := Needs{ISOs: []string{iso}, Bridge: bridge}
 	e, err := varExpr(fsys, t, "extra_iso_files")
 	if err != nil {
 		return n, nil // not declared: no extra ISOs

@@ -39,7 +39,7 @@ func TestBuildNeeds(t *testing.T) {
 				t.Errorf("%s: installer ISO %q", tc.name, got.ISOs[0])
 			}
 		}
-		if got.CloneVM != tc.want.CloneVM || !slices.Equal(got.ISOs, tc.want.ISOs) {
+		if got.CloneVM != tc.want.CloneVM || !slices.Equal(got.ISOs, tc.want.ISOs) || got.Bridge != "vmbr0" {
 			t.Errorf("%s (%s): %+v, want %+v", tc.name, tc.build, got, tc.want)
 		}
 	}
