@@ -6,7 +6,7 @@
 #      and both build modes, `packer validate` of the assembled build
 #      directory with plugin generation $GENERATION (default: the one the
 #      installed packer-plugin-proxmox needs, as templated picks it:
-#      1.1.1-1.1.2 -> v1.1, 1.2.0+ -> v1.2; GENERATION=v1.2 forces one).
+#      1.1.x -> v1.1, 1.2.0+ -> v1.2; GENERATION=v1.2 forces one).
 # Validation needs no cluster: connection settings missing from the
 # environment get placeholders (nothing is contacted).
 set -euo pipefail

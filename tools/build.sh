@@ -66,11 +66,11 @@ if command -v flock >/dev/null; then flock 9; fi
 # ver_lt A B: version A sorts before version B (no "v").
 ver_lt() { [[ $1 != "$2" && $(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1) == "$1" ]]; }
 # supported V: templated has a plugin generation for V (keep in step with
-# internal/workspace/toolchain.go: 1.1.1-1.1.2 -> v1.1, 1.2.0+ -> v1.2).
+# internal/workspace/toolchain.go: 1.1.x -> v1.1, 1.2.0+ -> v1.2).
 generation() {
 	local v=${1%%-*}
 	if ! ver_lt "$v" 1.2.0; then echo v1.2
-	elif ! ver_lt "$v" 1.1.1 && ver_lt "$v" 1.1.3; then echo v1.1
+	elif ! ver_lt "$v" 1.1.1 && ver_lt "$v" 1.2.0; then echo v1.1
 	fi
 }
 
@@ -193,7 +193,7 @@ if [[ -n $src ]]; then
 	if [[ -n $gen ]]; then
 		echo "==> templated will build with plugin generation $gen (packer/shared/gen/$gen)"
 	else
-		echo "tools/build.sh: warning: templated refuses packer-plugin-proxmox $want (it supports 1.1.1-1.1.2 and 1.2.0+)" >&2
+		echo "tools/build.sh: warning: templated refuses packer-plugin-proxmox $want (it supports 1.1.1 and later)" >&2
 	fi
 	"$dir/bin/packer" plugins installed
 	exit 0

@@ -286,12 +286,12 @@ func repoRoot(t testing.TB) string {
 // the build before Packer runs, naming the version and the fix.
 func TestBuildRefusesUnsupportedPlugin(t *testing.T) {
 	dir := t.TempDir()
-	p := &Packer{Runner: &packer.Runner{Packer: fakePacker(t, dir, 0), Env: []string{"PATH=" + os.Getenv("PATH")}}, Plugin: "1.1.5",
+	p := &Packer{Runner: &packer.Runner{Packer: fakePacker(t, dir, 0), Env: []string{"PATH=" + os.Getenv("PATH")}}, Plugin: "1.0.5",
 		Root: filepath.Join(repoRoot(t), "packer"), WorkDir: t.TempDir()}
 	_, err := p.Build(t.Context(), reconcile.BuildRequest{Template: win2022(t), BuildID: "b1", StagingVMID: 9900, StagingName: "s",
 		LogPath: filepath.Join(dir, "log"), ManifestPath: filepath.Join(dir, "m.json")})
-	if err == nil || !strings.Contains(err.Error(), "build tpl-win2022: choose the plugin generation: packer-plugin-proxmox 1.1.5 is not supported: install 1.2.0 or later") {
-		t.Fatalf("build with plugin 1.1.5: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "build tpl-win2022: choose the plugin generation: packer-plugin-proxmox 1.0.5 is not supported: install 1.2.0 or later") {
+		t.Fatalf("build with plugin 1.0.5: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "args")); err == nil {
 		t.Error("Packer ran")

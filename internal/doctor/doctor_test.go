@@ -255,7 +255,7 @@ func failureCases() []failureCase {
 		{name: "packer-missing", setup: func(w *world) {
 			w.in.Packer = fakePacker{err: errors.New(`packer version: exec: "packer": executable file not found in $PATH`)}
 		}, want: []string{"packer", "plugin"}},
-		{name: "plugin-unsupported", setup: func(w *world) { w.in.Packer = fakePacker{version: "1.11.2", plugin: "1.1.5"} }, want: []string{"plugin"}},
+		{name: "plugin-unsupported", setup: func(w *world) { w.in.Packer = fakePacker{version: "1.11.2", plugin: "1.0.5"} }, want: []string{"plugin"}},
 		{name: "plugin-missing", setup: func(w *world) { w.in.Packer = fakePacker{version: "1.11.2"} }, want: []string{"plugin"}},
 		{name: "ledger-key-missing", setup: func(w *world) { w.in.KeyPath = filepath.Join(w.dir, "keys", "absent.key") }, want: []string{"ledger.key"}},
 		{name: "ledger-key-readable-by-others", setup: func(w *world) {

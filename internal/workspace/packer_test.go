@@ -207,7 +207,7 @@ func TestPackerValidatesAnswerISO(t *testing.T) {
 	for iso, ok := range map[string]bool{"local:iso/templated-answers-1.iso": true, "answers.iso": false, "local:iso/a.img": false} {
 		vars["answer_iso"] = iso
 		out, err := p.run(t, time.Minute, dir, validateEnv, append([]string{"validate"}, varArgs(win, vars)...)...)
-		valid := err == nil && strings.Contains(out, "The configuration is valid.") && !strings.Contains(out, "Warning")
+		valid := err == nil && strings.Contains(out, "The configuration is valid.") && !strings.Contains(out, "Undefined variable")
 		if valid != ok || (!ok && !strings.Contains(out, "The answer_iso must be an ISO volume id")) {
 			t.Errorf("answer_iso=%s: valid %v, want %v\n%s", iso, valid, ok, out)
 		}

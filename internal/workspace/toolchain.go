@@ -22,16 +22,17 @@ type Toolchain struct {
 
 // generations are the plugin generations under shared/gen/, newest first,
 // with the plugin versions each one's required_plugins accepts
-// (packer/README.md, "Plugin generations"). Plugin 1.1.3 to 1.1.8 fit
-// neither: they lack boot_iso and the drive type/index of generation
-// v1.2, and generation v1.1 pins its plugin below 1.1.3.
+// (packer/README.md, "Plugin generations"). Plugin 1.1.3 to 1.1.8 take
+// generation v1.1 (they only warn that storage_pool_type is deprecated;
+// they lack boot_iso and the drive type/index of generation v1.2): make
+// test-plugin passed with 1.1.8 built from its tag.
 var generations = []struct {
 	name string
 	min  *version.Version
 	max  *version.Version // exclusive; nil: no upper bound
 }{
 	{"v1.2", version.Must(version.NewVersion("1.2.0")), nil},
-	{"v1.1", version.Must(version.NewVersion("1.1.1")), version.Must(version.NewVersion("1.1.3"))},
+	{"v1.1", version.Must(version.NewVersion("1.1.1")), version.Must(version.NewVersion("1.2.0"))},
 }
 
 // PluginGeneration returns the plugin generation (the directory under
@@ -52,7 +53,7 @@ func PluginGeneration(pluginVersion string) (string, error) {
 			return g.name, nil
 		}
 	}
-	return "", fmt.Errorf("packer-plugin-proxmox %s is not supported: install 1.2.0 or later (`packer plugins install %s`, or `make tools PLUGIN_SRC=DIR`), or 1.1.1 or 1.1.2 (`make tools`)", strings.TrimPrefix(pluginVersion, "v"), PluginSource)
+	return "", fmt.Errorf("packer-plugin-proxmox %s is not supported: install 1.2.0 or later (`packer plugins install %s`, or `make tools PLUGIN_SRC=DIR`), or 1.1.1 to 1.1.8 (`make tools`)", strings.TrimPrefix(pluginVersion, "v"), PluginSource)
 }
 
 // Generation is the plugin generation tc builds with ("" when the plugin

@@ -1,6 +1,6 @@
 # Plugin generation v1.1 (packer-plugin-proxmox 1.1.0 - 1.1.2; CI builds with
 # 1.1.1): only what differs from gen/v1.2; build.pkr.hcl adds the rest.
-#   - disks need storage_pool_type (1.1.3 and later reject it);
+#   - disks set storage_pool_type (1.1.3 and later only warn that it is deprecated);
 #   - the installer ISO is given by top-level iso_file/iso_checksum/unmount_iso;
 #   - additional_iso_files name their drive with device = "sata0";
 #   - an answer CD templated uploaded (answer_iso) replaces cd_content, which
@@ -11,7 +11,7 @@ packer {
   required_version = ">= 1.10.0"
   required_plugins {
     proxmox = {
-      version = ">= 1.1.1, < 1.1.3"
+      version = ">= 1.1.1, < 1.2.0"
       source  = "github.com/hashicorp/proxmox"
     }
   }
