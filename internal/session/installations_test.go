@@ -81,15 +81,7 @@ func leaseHolder(desc string) string {
 func TestTwoInstallationsNeverTouchEachOther(t *testing.T) {
 	seed := pvesim.DefaultSeed()
 	seed.Guests = nil
-	sim, err := pvesim.Start(pvesim.Options{Seed: seed, NoTLS: true, TaskDuration: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	d, err := workspace.LoadDesired(repoDesired)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, d := simWorld(t, seed)
 	d.Templates = d.Templates[:1] // tpl-ubuntu-22.04 at 9000, a clone build
 	d.Templates[0].Node = sim.Node()
 	if err := sim.Cluster().AddGuests([]pvesim.GuestSpec{{VMID: 8000, Node: sim.Node(), Name: "base-ubuntu-22.04", Template: true,
@@ -190,4 +182,20 @@ func guestAt(t *testing.T, c *proxmox.Client, vmid int) (state.Guest, bool) {
 		}
 	}
 	return state.Guest{}, false
+}
+
+// simWorld starts a simulator over plain HTTP with quick tasks and loads
+// the repository's desired file.
+func simWorld(t *testing.T, seed *pvesim.Seed) (*pvesim.Server, *state.Desired) {
+	t.Helper()
+	sim, err := pvesim.Start(pvesim.Options{Seed: seed, NoTLS: true, TaskDuration: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	d, err := workspace.LoadDesired(repoDesired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, d
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sirupsen/logrus"
 
+	"templated/internal/doctor"
 	"templated/internal/plan"
 	"templated/internal/proxmox"
 	"templated/internal/state"
@@ -21,17 +23,7 @@ type Inspector interface {
 	Storages(ctx context.Context, node string) ([]proxmox.StorageState, error)
 	Volumes(ctx context.Context, node, storage, content string) ([]string, error)
 	Permissions(ctx context.Context) (proxmox.Permissions, error)
-}
-
-// buildPrivileges are the privileges a build and its swap need, by where
-// they are checked (qemu-server's create, clone, config, template and
-// delete calls; pve-storage's allocation): docs/permissions.md has the
-// full role and its sources.
-var buildPrivileges = []struct{ where, priv string }{
-	{"staging", "VM.Allocate"}, {"staging", "VM.Config.Disk"}, {"staging", "VM.Config.CDROM"},
-	{"staging", "VM.PowerMgmt"}, {"staging", "VM.Config.Options"},
-	{"reserved", "VM.Allocate"}, {"reserved", "VM.Clone"},
-	{"storage", "Datastore.AllocateSpace"},
+	Version(ctx context.Context) (string, error)
 }
 
 // unmet checks, for the templates p would create or rebuild, what their
@@ -82,7 +74,7 @@ func unmet(ctx context.Context, cluster any, d *state.Desired, p plan.Plan, gues
 				}
 			}
 		}
-		if m := c.missing(t, d); m != "" {
+		if m := c.missing(t, d, guests, root); m != "" {
 			add(t, plan.ReasonPermissionMissing, "the token lacks %s: grant them (docs/permissions.md has the role templated needs)", m)
 		}
 	}
@@ -100,6 +92,7 @@ type inspection struct {
 	perms     proxmox.Permissions
 	permsErr  error
 	permsRead bool
+	major     int // PVE's major version
 }
 
 // storageUnfit says why storage on node cannot hold content ("" when it
@@ -146,36 +139,25 @@ func (c *inspection) isos(node, storage string) ([]string, bool) {
 	return vols, vols != nil
 }
 
-// missing says which build privileges the token lacks for t, by path:
-// "VM.Allocate, VM.Clone on /vms/9000; ..." ("" for none).
-func (c *inspection) missing(t state.Template, d *state.Desired) string {
+// missing says which privileges the token lacks for building t and
+// swapping it in (doctor.BuildMissing: the table doctor reports), by
+// path ("" for none). It reads the privileges and PVE's version once.
+func (c *inspection) missing(t state.Template, d *state.Desired, guests []state.Guest, root string) string {
 	if !c.permsRead {
 		c.permsRead = true
-		if c.perms, c.permsErr = c.insp.Permissions(c.ctx); c.permsErr != nil {
+		c.perms, c.permsErr = c.insp.Permissions(c.ctx)
+		if c.permsErr == nil {
+			var v string
+			if v, c.permsErr = c.insp.Version(c.ctx); c.permsErr == nil {
+				c.major, _ = strconv.Atoi(strings.SplitN(v, ".", 2)[0])
+			}
+		}
+		if c.permsErr != nil {
 			c.log.WithError(c.permsErr).Warn("privileges not checked")
 		}
 	}
 	if c.permsErr != nil {
 		return ""
 	}
-	paths := map[string]string{
-		"staging":  fmt.Sprintf("/vms/%d", d.VMIDs.Staging.First),
-		"reserved": fmt.Sprintf("/vms/%d", t.VMID),
-		"storage":  "/storage/" + t.Storage,
-	}
-	var order []string
-	lacks := map[string][]string{}
-	for _, p := range buildPrivileges {
-		if at := paths[p.where]; !c.perms.Has(at, p.priv) {
-			if lacks[at] == nil {
-				order = append(order, at)
-			}
-			lacks[at] = append(lacks[at], p.priv)
-		}
-	}
-	parts := make([]string, 0, len(order))
-	for _, at := range order {
-		parts = append(parts, strings.Join(lacks[at], ", ")+" on "+at)
-	}
-	return strings.Join(parts, "; ")
+	return doctor.BuildMissing(c.perms, d.VMIDs, root, t, guests, c.major)
 }
