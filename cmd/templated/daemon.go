@@ -17,8 +17,10 @@ import (
 
 func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	var a actFlags
+	var g gitFlags
 	fs := newFlagSet("daemon", env.Stderr)
 	a.register(fs, env)
+	g.register(fs)
 	listen := fs.String("listen", cmp.Or(env.Getenv("TEMPLATED_LISTEN"), "127.0.0.1:9750"), "loopback `address` for /healthz, /readyz, /metrics and /status (\"\" for none)")
 	interval := fs.Duration("interval", daemon.DefaultInterval, "safety-net reconcile `interval`")
 	debounce := fs.Duration("debounce", daemon.DefaultDebounce, "quiet time after a file change before reconciling")
@@ -36,6 +38,30 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil || keep < 0 {
 		return &usageError{msg: fmt.Sprintf("-evidence-retention %q: want a duration such as 400d, or 0", *retention)}
 	}
+	gs, following, err := g.resolve(&a.common)
+	if err != nil {
+		return err
+	}
+	reg := daemon.NewRegistry()
+	opts := daemon.Options{
+		DesiredPath: a.desired,
+		WatchDirs:   []string{filepath.Dir(a.desired), workspace.DefaultRoot(a.desired)},
+		Load:        workspace.LoadDesired,
+	}
+	var src *gitDaemon
+	if following {
+		// The desired state comes from the remote: the revision in force,
+		// fetched into the state directory, not the working directory.
+		if src, err = newGitDaemon(gs, reg, log); err != nil {
+			return err
+		}
+		a.desired = src.desiredPath()
+		opts = daemon.Options{DesiredPath: a.desired, Watcher: src.src, ChangeReason: daemon.ReasonRevision,
+			Load: src.load, Git: src.status}
+		if opts.Handlers, err = src.handlers(gs.webhookSecret, log); err != nil {
+			return err
+		}
+	}
 	// The daemon is the one writer for its lifetime: the state lock and
 	// the ledger stay held until it stops; SIGHUP re-reads the connection
 	// and reopens the ledger.
@@ -49,28 +75,34 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer sess.Close()
 	r := &session.DaemonReconciler{Session: sess, Retention: keep, Log: log}
-	d, err := daemon.New(daemon.Options{
-		DesiredPath: a.desired,
-		WatchDirs:   []string{filepath.Dir(a.desired), workspace.DefaultRoot(a.desired)},
-		StateDir:    a.stateDir,
-		Load:        workspace.LoadDesired,
-		Reconciler:  r,
-		Ledger:      r,
-		Auditor:     r, AuditInterval: *audit,
-		OnReload: func(ctx context.Context) error {
-			set, err := a.settings()
-			if err != nil {
-				return fmt.Errorf("reload connection settings: %w", err)
-			}
-			return sess.Reload(ctx, set)
-		},
-		Interval: *interval, Debounce: *debounce, FailureLimit: *failures,
-		Reload: env.Reload, Abort: env.Abort, Log: log, Listen: *listen,
-	})
+	opts.StateDir, opts.Reconciler, opts.Ledger, opts.Auditor, opts.AuditInterval = a.stateDir, r, r, r, *audit
+	opts.OnReload = func(ctx context.Context) error {
+		if src != nil {
+			src.src.Kick() // SIGHUP also fetches at once
+		}
+		set, err := a.settings()
+		if err != nil {
+			return fmt.Errorf("reload connection settings: %w", err)
+		}
+		return sess.Reload(ctx, set)
+	}
+	opts.Interval, opts.Debounce, opts.FailureLimit = *interval, *debounce, *failures
+	opts.Reload, opts.Abort, opts.Log, opts.Listen, opts.Registry = env.Reload, env.Abort, log, *listen, reg
+	d, err := daemon.New(opts)
 	if err != nil {
 		return err
 	}
 	log.WithFields(logrus.Fields{"desired": a.desired, "listen": *listen, "version": version}).Info("templated daemon starting")
+	if src != nil {
+		src.rec.r = r
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			src.src.Run(sctx) //nolint:errcheck // it returns the context's error
+		}()
+		defer func() { stop(); <-done }()
+	}
 	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

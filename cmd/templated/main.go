@@ -83,6 +83,7 @@ var commands = []command{
 	{"apply", "plan, confirm, then build and swap in templates", runApply},
 	{"daemon", "keep templates as desired: watch, schedule, reconcile (the systemd service)", runDaemon},
 	{"doctor", "check the control node and the cluster before anything is built", runDoctor},
+	{"git", "allow the daemon, once, to follow a rewritten history of its git remote", runGit},
 	{"ledger", "init, verify, show, repair and prove the evidence ledger", runLedger},
 	{"plan", "show what apply would do, touching nothing", runPlan},
 	{"resume", "release a template held after a rollback or suspended by the daemon", runResume},

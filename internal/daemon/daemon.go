@@ -67,9 +67,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	reg := opts.Registry
 	if reg == nil {
-		r := prometheus.NewRegistry()
-		registerRuntimeCollectors(r)
-		reg = r
+		reg = NewRegistry()
 	}
 	if g, ok := reg.(prometheus.Gatherer); ok {
 		d.gatherer = g
@@ -253,7 +251,7 @@ func (d *Daemon) pump(ctx context.Context, changes <-chan string) {
 			timer.Reset(min(d.opts.Debounce, max(first.Add(maxWait).Sub(now), 0)))
 		case <-timer.C:
 			armed = false
-			d.q.addReason(ReasonFile)
+			d.q.addReason(d.opts.ChangeReason)
 		case <-d.opts.Reload:
 			d.log.Info("reload requested")
 			d.q.addReason(ReasonReload)

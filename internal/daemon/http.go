@@ -32,6 +32,9 @@ func (d *Daemon) Handler() http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(d.Status()) //nolint:errcheck // the client went away
 	})
+	for pattern, h := range d.opts.Handlers {
+		mux.Handle(pattern, h)
+	}
 	// A collector that fails (a /proc file hidden by the unit's sandbox)
 	// must not take the other metrics down with it.
 	if d.gatherer != nil {

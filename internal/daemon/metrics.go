@@ -68,8 +68,13 @@ func (m *metrics) observeRun(trigger Reason, result string, dur time.Duration, a
 	m.apiErrors.Add(float64(apiErrors))
 }
 
-func registerRuntimeCollectors(r *prometheus.Registry) {
+// NewRegistry is the registry the daemon serves on /metrics when Options
+// leave it unset: the Go and process collectors, and room for others'
+// metrics (the git source's) beside the daemon's.
+func NewRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -74,6 +75,15 @@ type Options struct {
 	Notifier Notifier
 	// Watcher reports changes (nil: a DirWatcher over WatchDirs).
 	Watcher Watcher
+	// ChangeReason is the trigger reason of a change the Watcher reports
+	// (default ReasonFile; ReasonRevision for a followed git remote).
+	ChangeReason Reason
+	// Handlers are extra routes on the listener (pattern → handler), such
+	// as the git push webhook.
+	Handlers map[string]http.Handler
+	// Git describes the git remote the desired state is fetched from, for
+	// /status (nil: a working copy).
+	Git func() *GitStatus
 	// Reload receives a value per SIGHUP.
 	Reload <-chan struct{}
 	// Abort, when closed, makes Run return at once without waiting for the
@@ -116,6 +126,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Watcher == nil && len(o.WatchDirs) == 0 {
 		o.WatchDirs = []string{filepath.Dir(o.DesiredPath)}
+	}
+	if o.ChangeReason == "" {
+		o.ChangeReason = ReasonFile
 	}
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval

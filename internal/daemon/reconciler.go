@@ -63,6 +63,7 @@ type Reason string
 const (
 	ReasonStart    Reason = "start"
 	ReasonFile     Reason = "file change"
+	ReasonRevision Reason = "new revision"
 	ReasonSchedule Reason = "patch schedule"
 	ReasonInterval Reason = "interval"
 	ReasonReload   Reason = "reload"
@@ -123,7 +124,7 @@ func (t *Trigger) merge(o Trigger) {
 // nothing else (a rejected file then means nothing to do).
 func (t Trigger) onlyReloads() bool {
 	for _, r := range t.Reasons {
-		if r != ReasonFile && r != ReasonReload {
+		if r != ReasonFile && r != ReasonRevision && r != ReasonReload {
 			return false
 		}
 	}

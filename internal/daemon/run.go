@@ -34,10 +34,12 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) (time.Duration, bool) {
 		}
 	}
 	before := d.desired.Load()
-	if before == nil || t.Has(ReasonFile) || t.Has(ReasonReload) {
+	if before == nil || t.Has(ReasonFile) || t.Has(ReasonRevision) || t.Has(ReasonReload) {
 		// Without a good desired state every trigger is a chance that a
 		// valid file has appeared.
-		rejected := d.reloadDesired(ctx, t.Has(ReasonReload))
+		// A new revision re-reads even an unchanged desired file: it comes
+		// with its own workspace (and commit) to build from.
+		rejected := d.reloadDesired(ctx, t.Has(ReasonReload) || t.Has(ReasonRevision))
 		switch {
 		case d.desired.Load() == nil:
 			log.Info("no valid desired file yet; no run")

@@ -29,7 +29,10 @@ type Status struct {
 	// unreachable.
 	NextRetry time.Time     `json:"next_retry,omitzero"`
 	Desired   DesiredStatus `json:"desired"`
-	LastRun   *RunStatus    `json:"last_run,omitempty"`
+	// Git is the git remote the desired state is fetched from (absent for
+	// a working copy).
+	Git     *GitStatus `json:"git,omitempty"`
+	LastRun *RunStatus `json:"last_run,omitempty"`
 	// LedgerAudit is the last full check of the evidence ledger.
 	LedgerAudit *AuditResult     `json:"ledger_audit,omitempty"`
 	Templates   []TemplateStatus `json:"templates"`
@@ -43,6 +46,35 @@ type DesiredStatus struct {
 	// Rejected is the newest content that failed validation, while it is
 	// still what the file holds.
 	Rejected *Rejection `json:"rejected,omitempty"`
+}
+
+// GitStatus is the followed git remote: the revision in force and the
+// last fetch. URLs carry no credentials.
+type GitStatus struct {
+	URL      string `json:"url"`
+	Ref      string `json:"ref"`
+	Revision string `json:"revision,omitempty"`
+	Resolved string `json:"resolved,omitempty"`
+	Signer   string `json:"signer,omitempty"`
+	// CommittedAt is the revision's commit time, FetchedAt when the fetch
+	// that brought it finished.
+	CommittedAt time.Time `json:"committed_at,omitzero"`
+	FetchedAt   time.Time `json:"fetched_at,omitzero"`
+	// LastFetch is the newest fetch attempt, LastFetchOK its result.
+	LastFetch           time.Time `json:"last_fetch,omitzero"`
+	LastFetchOK         bool      `json:"last_fetch_ok"`
+	LastError           string    `json:"last_error,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures,omitempty"`
+	// Refused is the newest fetched revision not put in force, while it
+	// is still the remote's head.
+	Refused *GitRefusal `json:"refused,omitempty"`
+}
+
+// GitRefusal is a fetched revision that was refused, and why.
+type GitRefusal struct {
+	Commit string `json:"commit"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
 }
 
 // Rejection is a desired file that was not put in force.
@@ -103,6 +135,9 @@ func (d *Daemon) Status() Status {
 		NextRetry:       d.v.nextRetry,
 		Desired:         DesiredStatus{Path: d.opts.DesiredPath, LoadedAt: d.v.loadedAt},
 		Templates:       []TemplateStatus{},
+	}
+	if d.opts.Git != nil {
+		s.Git = d.opts.Git()
 	}
 	if d.v.lastRun != nil {
 		lr := *d.v.lastRun

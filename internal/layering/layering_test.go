@@ -23,6 +23,8 @@ var rules = map[string][]string{
 	"proxmox":             {"state", "atomicfile", "redact"},
 	"reconcile":           {"journal", "plan", "state", "atomicfile"}, // the planner and executor never see Proxmox's API
 	"daemon":              {"state", "atomicfile", "redact"},          // the loop knows nothing of how a run is made
+	"gitsource":           {"atomicfile", "redact"},                   // follows a git remote; knows nothing of templates
+	"image":               {"atomicfile", "redact"},                   // vendors' checksum files
 	"builder":             {"packer", "reconcile", "workspace", "journal", "plan", "state", "atomicfile", "redact"},
 	"lease":               {"proxmox", "state", "atomicfile", "redact"},                                   // the cluster lease, held in Proxmox through the adapter (and what it imports)
 	"doctor":              {"proxmox", "journal", "packer", "workspace", "state", "atomicfile", "redact"}, // checks over a snapshot; the gatherer reads through the adapter

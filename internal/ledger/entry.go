@@ -36,6 +36,11 @@ const (
 	KindAdopt    Kind = "adopt"
 	KindResume   Kind = "resume"
 	KindSuspend  Kind = "suspend"
+	// KindSourceAccepted and KindSourceRefused record the daemon's
+	// decisions on fetched git revisions (Git names the revision, Reason
+	// why it was refused or how it was accepted).
+	KindSourceAccepted Kind = "source.accepted"
+	KindSourceRefused  Kind = "source.refused"
 )
 
 // Entry is one line of the ledger. The envelope (V, Seq, TS, Kind, Prev, Sig)
@@ -89,11 +94,19 @@ type Desired struct {
 	Entry json.RawMessage `json:"entry,omitempty"`
 }
 
-// Git is the commit of the repository templated ran from.
+// Git is the commit of the repository templated ran from: a working
+// copy's HEAD, or (Fetched) the revision the daemon fetched from Repo.
 type Git struct {
 	Repo   string `json:"repo,omitempty"` // remote URL without credentials
 	Commit string `json:"commit"`
 	Dirty  bool   `json:"dirty"`
+	// Fetched is true when the daemon fetched the commit itself; Ref is the
+	// ref it followed, Signer the verified signer ("" when not verified),
+	// FetchedAt the fetch's time (RFC 3339).
+	Fetched   bool   `json:"fetched,omitempty"`
+	Ref       string `json:"ref,omitempty"`
+	Signer    string `json:"signer,omitempty"`
+	FetchedAt string `json:"fetched_at,omitempty"`
 }
 
 // CI is the CI run templated ran in, as found by DetectCI.

@@ -22,9 +22,10 @@ type Statement struct {
 
 // ResourceDescriptor is an in-toto ResourceDescriptor (the fields we use).
 type ResourceDescriptor struct {
-	Name   string            `json:"name,omitempty"`
-	URI    string            `json:"uri,omitempty"`
-	Digest map[string]string `json:"digest,omitempty"`
+	Name        string            `json:"name,omitempty"`
+	URI         string            `json:"uri,omitempty"`
+	Digest      map[string]string `json:"digest,omitempty"`
+	Annotations map[string]any    `json:"annotations,omitempty"`
 }
 
 // Provenance is a SLSA provenance v1 predicate.
@@ -96,7 +97,17 @@ func provenanceFor(b *BuildEvidence, info BuildInfo, builderID string, manifest 
 		if g.Repo == "" {
 			uri = ""
 		}
-		deps = append(deps, ResourceDescriptor{Name: "source", URI: uri, Digest: map[string]string{"gitCommit": g.Commit}})
+		src := ResourceDescriptor{Name: "source", URI: uri, Digest: map[string]string{"gitCommit": g.Commit}}
+		if g.Fetched {
+			if uri != "" && g.Ref != "" {
+				src.URI += "@" + g.Ref
+			}
+			src.Annotations = map[string]any{"fetchedAt": g.FetchedAt}
+			if g.Signer != "" {
+				src.Annotations["signer"] = g.Signer
+			}
+		}
+		deps = append(deps, src)
 	}
 	if info.InputsSHA256 != "" {
 		deps = append(deps, ResourceDescriptor{Name: "templated-inputs", Digest: map[string]string{"sha256": info.InputsSHA256}})

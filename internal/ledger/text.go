@@ -43,6 +43,9 @@ func (e Entry) Summary() string {
 			c += " (dirty)"
 		}
 		parts = append(parts, "commit "+c)
+		if e.Git.Signer != "" {
+			parts = append(parts, "signed by "+e.Git.Signer)
+		}
 	}
 	if e.CI != nil && e.CI.URL != "" {
 		parts = append(parts, "ci "+e.CI.URL)

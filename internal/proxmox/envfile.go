@@ -19,13 +19,23 @@ import (
 var ErrInsecureEnvFile = errors.New("env file holding the token secret or TLS settings is open to group or others")
 
 // privateKeys are the keys an env file may set only when group and others
-// have no access to it: the secret, and what decides whom it is sent to.
-var privateKeys = []string{EnvTokenSecret, EnvCAFile, EnvInsecureSkip}
+// have no access to it: the secrets (the token's, and the git remote's
+// password and webhook secret the daemon reads from the same file), and
+// what decides whom the token is sent to.
+var privateKeys = []string{EnvTokenSecret, EnvCAFile, EnvInsecureSkip, "TEMPLATED_GIT_PASSWORD", "TEMPLATED_GIT_WEBHOOK_SECRET"}
 
 // maxEnvFile bounds what is read of an env file or credential.
 const maxEnvFile = 1 << 20
 
 var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ReadEnvFile reads templated's env file (the format of doc.go) for the
+// keys other parts of templated keep there (TEMPLATED_GIT_*): it returns
+// every key with its line, and refuses the file as LoadConfig does (a
+// private key in a file others can open, an unknown PROXMOX_ key).
+func ReadEnvFile(path string) (vals map[string]string, lines map[string]int, err error) {
+	return readEnvFile(path)
+}
 
 // readEnvFile parses KEY=VALUE lines (see doc.go). Keys outside the
 // PROXMOX_ namespace are ignored; unknown PROXMOX_ keys are errors, so a

@@ -26,7 +26,7 @@ type simTools struct {
 	sim *pvesim.Server
 }
 
-func (f *simTools) Builder(string) reconcile.Builder { return f }
+func (f *simTools) Builder(string, string) reconcile.Builder { return f }
 func (f *simTools) Build(_ context.Context, req reconcile.BuildRequest) (reconcile.BuildResult, error) {
 	t := req.Template
 	err := f.sim.Cluster().AddGuests([]pvesim.GuestSpec{{VMID: req.StagingVMID, Node: t.Node, Name: req.StagingName,

@@ -190,12 +190,13 @@ func (sess *Session) wire(ctx context.Context, d *state.Desired, progress io.Wri
 		return nil, nil, nil, err
 	}
 	r.plugin = tc.Plugin
-	inputs, err := Inputs(d, set.PackerRoot, tc)
+	root := packerRoot(d, set)
+	inputs, err := Inputs(d, root, tc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	rec := newLedgerRecorder(ctx, led, set.DesiredPath, ledger.Versions{Templated: set.Version, Packer: tc.Packer, Plugins: plugins}, set.Getenv)
-	exec := &reconcile.Executor{Cluster: r.cluster, Builder: r.tools.Builder(tc.Packer), Recorder: rec, Journal: sess.journal,
+	rec := newLedgerRecorder(ctx, led, set.DesiredPath, d, ledger.Versions{Templated: set.Version, Packer: tc.Packer, Plugins: plugins}, set.Getenv)
+	exec := &reconcile.Executor{Cluster: r.cluster, Builder: r.tools.Builder(tc.Packer, root), Recorder: rec, Journal: sess.journal,
 		Log: set.Log, Progress: progress, Parallel: set.Parallel, PerNode: set.PerNode, KeepFailed: set.KeepFailed,
 		Commit: rec.commit(), Installation: sess.installation, LeaseVMID: d.VMIDs.Staging.Last}
 	return inputs, rec, exec, nil

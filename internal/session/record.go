@@ -28,9 +28,13 @@ type ledgerRecorder struct {
 
 var _ reconcile.Recorder = (*ledgerRecorder)(nil)
 
-// newLedgerRecorder gathers the run's context once.
-func newLedgerRecorder(ctx context.Context, l *ledger.Ledger, desiredPath string, versions ledger.Versions, getenv func(string) string) *ledgerRecorder {
-	git, _ := ledger.DetectGit(ctx, filepath.Dir(desiredPath))
+// newLedgerRecorder gathers the run's context once: the fetched revision
+// the desired state came from, or the working copy's commit.
+func newLedgerRecorder(ctx context.Context, l *ledger.Ledger, desiredPath string, d *state.Desired, versions ledger.Versions, getenv func(string) string) *ledgerRecorder {
+	git := RevisionGit(d.Revision)
+	if git == nil {
+		git, _ = ledger.DetectGit(ctx, filepath.Dir(desiredPath))
+	}
 	return &ledgerRecorder{l: l, desired: desiredPath, git: git, ci: ledger.DetectCI(getenv), versions: versions}
 }
 

@@ -211,7 +211,7 @@ func (sess *Session) Plan(ctx context.Context, d *state.Desired) (plan.Plan, err
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	inputs, err := Inputs(d, set.PackerRoot, tc)
+	inputs, err := Inputs(d, packerRoot(d, set), tc)
 	if err != nil {
 		return plan.Plan{}, err
 	}
@@ -237,7 +237,7 @@ func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, i
 	obs.Plugin = plugin
 	p := reconcile.Plan(d, obs, now)
 	if p.HasChanges() {
-		if obs.Unmet = unmet(ctx, cluster, d, p, obs.Guests, set.PackerRoot, set.Log); len(obs.Unmet) > 0 {
+		if obs.Unmet = unmet(ctx, cluster, d, p, obs.Guests, packerRoot(d, set), set.Log); len(obs.Unmet) > 0 {
 			p = reconcile.Plan(d, obs, now)
 		}
 	}

@@ -49,7 +49,7 @@ func (f *fakeTools) pluginVersion() string {
 	return cmp.Or(f.plugin, "1.1.1")
 }
 func (f *fakeTools) ReapOrphans(context.Context) (int, error) { return 0, nil }
-func (f *fakeTools) Builder(string) reconcile.Builder         { return f }
+func (f *fakeTools) Builder(string, string) reconcile.Builder { return f }
 func (f *fakeTools) Build(_ context.Context, req reconcile.BuildRequest) (reconcile.BuildResult, error) {
 	f.mu.Lock()
 	f.builds = append(f.builds, req.Template.Name)

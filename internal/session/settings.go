@@ -14,6 +14,7 @@ import (
 	"templated/internal/packer"
 	"templated/internal/proxmox"
 	"templated/internal/reconcile"
+	"templated/internal/state"
 	"templated/internal/workspace"
 )
 
@@ -75,8 +76,9 @@ type Tools interface {
 	// left cleaning up, so their staging VMIDs are free; it returns how
 	// many there were.
 	ReapOrphans(ctx context.Context) (int, error)
-	// Builder builds templates; packerVersion is what Version returned.
-	Builder(packerVersion string) reconcile.Builder
+	// Builder builds templates from the Packer workspace at root;
+	// packerVersion is what Version returned.
+	Builder(packerVersion, root string) reconcile.Builder
 }
 
 func (s Settings) withDefaults() Settings {
@@ -96,6 +98,15 @@ func (s Settings) withDefaults() Settings {
 		s.Log = l
 	}
 	return s
+}
+
+// packerRoot is the Packer workspace d is built from: a fetched
+// revision's own checkout, or the configured workspace.
+func packerRoot(d *state.Desired, set Settings) string {
+	if d.Revision != nil && d.PackerRoot != "" {
+		return d.PackerRoot
+	}
+	return set.PackerRoot
 }
 
 // connect returns the cluster: Settings.Cluster, or a client for Conn.
@@ -168,8 +179,8 @@ func (p *packerTools) ReapOrphans(ctx context.Context) (int, error) {
 	return packer.ReapOrphans(ctx, p.runner.PIDDir, p.killGrace)
 }
 
-func (p *packerTools) Builder(packerVersion string) reconcile.Builder {
+func (p *packerTools) Builder(packerVersion, root string) reconcile.Builder {
 	b := p.build
-	b.Runner, b.PackerVersion = p.runner, packerVersion
+	b.Runner, b.PackerVersion, b.Root = p.runner, packerVersion, root
 	return &b
 }

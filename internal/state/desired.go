@@ -23,6 +23,26 @@ type Desired struct {
 	// paths are relative to and were checked against ("" when Parse was not
 	// given one, so only their syntax was checked).
 	PackerRoot string
+	// Revision is the git revision the file and its workspace were read
+	// from when the daemon follows a remote (nil for a working copy, whose
+	// commit the ledger reads itself).
+	Revision *Revision
+}
+
+// Revision is a fetched git revision: where a desired state came from.
+type Revision struct {
+	// Repo is the remote's URL without credentials; Ref the ref followed
+	// and Resolved the full ref it resolved to.
+	Repo     string
+	Ref      string
+	Resolved string
+	// Commit is the full commit hash.
+	Commit string
+	// Signer names the key that signed the commit ("" when signatures
+	// are not verified).
+	Signer string
+	// FetchedAt is when the fetch that brought the commit finished.
+	FetchedAt time.Time
 }
 
 // Template returns the template named name, or false.
