@@ -103,7 +103,8 @@ func (g *gitFlags) resolve(c *common) (gitSettings, bool, error) {
 		URL: url, Ref: cmp.Or(g.ref, lookup("TEMPLATED_GIT_REF"), "main"), Path: cmp.Or(g.path, lookup("TEMPLATED_GIT_PATH")),
 		Interval: interval, Dir: filepath.Join(c.stateDir, "git"),
 		Auth: gitsource.Auth{Username: lookup("TEMPLATED_GIT_USERNAME"), Password: lookup("TEMPLATED_GIT_PASSWORD"),
-			SSHKeyFile: cmp.Or(g.sshKey, lookup("TEMPLATED_GIT_SSH_KEY")), KnownHostsFile: cmp.Or(g.knownHosts, lookup("TEMPLATED_GIT_KNOWN_HOSTS"))},
+			SSHKeyFile: cmp.Or(g.sshKey, lookup("TEMPLATED_GIT_SSH_KEY")), KnownHostsFile: cmp.Or(g.knownHosts, lookup("TEMPLATED_GIT_KNOWN_HOSTS")),
+			CAFile: lookup("TEMPLATED_GIT_CA_FILE")},
 	}, webhookSecret: lookup("TEMPLATED_GIT_WEBHOOK_SECRET")}
 	var err error
 	if s.cfg.Auth.Password == "" {

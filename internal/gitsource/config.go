@@ -22,6 +22,9 @@ type Auth struct {
 	// KnownHostsFile is the SSH known_hosts file; required for SSH (the
 	// host key is always checked).
 	KnownHostsFile string
+	// CAFile is a PEM bundle of the CAs an HTTPS git host's certificate
+	// may chain to, besides the system's ("": the system's only).
+	CAFile string
 }
 
 // Config configures a Source.

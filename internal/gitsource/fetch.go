@@ -56,9 +56,16 @@ func (s *Source) fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var ca []byte
+	if f := s.cfg.Auth.CAFile; f != "" && !s.ssh {
+		if ca, err = os.ReadFile(f); err != nil {
+			return fmt.Errorf("git source: CA bundle: %w", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	err = s.repo.FetchContext(ctx, &git.FetchOptions{
+		CABundle:   ca,
 		RemoteName: git.DefaultRemoteName,
 		RefSpecs:   s.ref.fetchSpecs(),
 		Auth:       auth,

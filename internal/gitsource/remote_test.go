@@ -39,8 +39,7 @@ func serveGit(t testing.TB, root, user, password string) *gittestserver.GitServe
 }
 
 // testCA returns a certificate authority and a certificate for 127.0.0.1
-// signed by it, PEM-encoded; one per process, since Go loads the system
-// roots (and so SSL_CERT_FILE) once.
+// signed by it, PEM-encoded (made once per process).
 var testCA = sync.OnceValues(makeTestCA)
 
 type testTLS struct{ cert, key, ca []byte }
@@ -84,10 +83,8 @@ func makeTestCA() (*testTLS, error) {
 	}, nil
 }
 
-// TestHTTPSBasicAuth fetches over TLS with basic auth. The test CA reaches
-// the default HTTP client through SSL_CERT_FILE, which Go reads once per
-// process, when the first certificate is verified: no other test in this
-// package verifies one.
+// TestHTTPSBasicAuth fetches over TLS with basic auth, trusting the test
+// CA through Auth.CAFile (and refusing the host without it).
 func TestHTTPSBasicAuth(t *testing.T) {
 	const user, password, wrong = "git", "right-password-1234", "wrong-password-5678"
 	tlsFiles, err := testCA()
@@ -95,7 +92,6 @@ func TestHTTPSBasicAuth(t *testing.T) {
 	cert, key, ca := tlsFiles.cert, tlsFiles.key, tlsFiles.ca
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	must(t, os.WriteFile(caFile, ca, 0o600))
-	t.Setenv("SSL_CERT_FILE", caFile)
 
 	root := t.TempDir()
 	up := newUpstream(t, root)
@@ -109,8 +105,13 @@ func TestHTTPSBasicAuth(t *testing.T) {
 		t.Fatalf("server at %s, want https", base)
 	}
 
+	noCA := newHarness(t, base.String(), func(c *Config) { c.Auth.Password = password })
+	if _, err := noCA.Sync(t.Context()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a host whose CA is not trusted: %v", err)
+	}
+
 	base.User = url.UserPassword("git", wrong)
-	bad := newHarness(t, base.String(), nil)
+	bad := newHarness(t, base.String(), func(c *Config) { c.Auth.CAFile = caFile })
 	_, err = bad.Sync(t.Context())
 	if err == nil {
 		t.Fatal("a wrong password fetched")
@@ -135,7 +136,7 @@ func TestHTTPSBasicAuth(t *testing.T) {
 
 	// The token alone: the user defaults to git.
 	base.User = nil
-	good := newHarness(t, base.String(), func(c *Config) { c.Auth.Password = password })
+	good := newHarness(t, base.String(), func(c *Config) { c.Auth.Password, c.Auth.CAFile = password, caFile })
 	res := good.mustSync(t)
 	if !res.Changed || res.Revision.Commit != commit || res.Revision.URL != base.String() {
 		t.Errorf("with the right password: %+v", res)
