@@ -26,7 +26,9 @@ type Cluster struct {
 	dc       DatacenterSpec // datacenter.cfg
 	nodes    []NodeSpec
 	storages []StorageSpec
-	isos     map[string]ISOSpec // volid → file
+	isos     map[string]ISOSpec // volid → file (iso, vztmpl, import content)
+	files    *fileStore         // where downloaded files' bytes are kept
+	workers  *workers           // task worker goroutines (downloads)
 	guests   map[int]*guest
 	vacant   map[int][]Vacancy // per VMID, oldest first; see Vacancies
 	tasks    map[string]*task
@@ -74,6 +76,8 @@ func newCluster(seed *Seed, taskDuration time.Duration) (*Cluster, error) {
 		nodes:    slices.Clone(seed.Nodes),
 		storages: slices.Clone(seed.Storages),
 		isos:     map[string]ISOSpec{},
+		files:    &fileStore{},
+		workers:  newWorkers(),
 		guests:   map[int]*guest{},
 		vacant:   map[int][]Vacancy{},
 		tasks:    map[string]*task{},
@@ -122,7 +126,7 @@ func newCluster(seed *Seed, taskDuration time.Duration) (*Cluster, error) {
 		}
 	}
 	for _, iso := range seed.ISOs {
-		c.isos[isoVolid(iso.Storage, iso.File)] = iso
+		c.isos[iso.volid()] = iso
 	}
 	for _, g := range seed.Guests {
 		if err := c.addGuestLocked(g); err != nil {
@@ -131,8 +135,6 @@ func newCluster(seed *Seed, taskDuration time.Duration) (*Cluster, error) {
 	}
 	return c, nil
 }
-
-func isoVolid(storage, file string) string { return storage + ":iso/" + file }
 
 // addGuestLocked adds a guest from a spec; c.mu must be held (or c private).
 func (c *Cluster) addGuestLocked(s GuestSpec) error {
@@ -496,7 +498,8 @@ func (c *Cluster) AddISO(storage, file string, size int64) error {
 	if _, ok := c.storage(storage); !ok {
 		return fmt.Errorf("add iso: storage %q does not exist", storage)
 	}
-	c.isos[isoVolid(storage, file)] = ISOSpec{Storage: storage, File: file, Size: size, Ctime: c.now().Unix()}
+	f := ISOSpec{Storage: storage, File: file, Size: size, Ctime: c.now().Unix()}
+	c.isos[f.volid()] = f
 	c.onChange()
 	return nil
 }

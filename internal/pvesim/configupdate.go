@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -11,7 +12,7 @@ import (
 // metaParams are parameters of the config endpoints that are not config keys.
 var metaParams = map[string]bool{"digest": true, "delete": true, "revert": true, "skiplock": true,
 	"force": true, "background_delay": true, "node": true, "vmid": true, "start": true, "pool": true,
-	"unique": true, "archive": true, "storage": true, "live-restore": true}
+	"unique": true, "archive": true, "storage": true, "live-restore": true, "import-working-storage": true}
 
 var reListSplit = regexp.MustCompile(`[\s,;]+`)
 
@@ -137,7 +138,11 @@ func (c *Cluster) applyUpdate(g *guest, u *configUpdate) error {
 		if isDiskKey(k) && g.typ == "qemu" {
 			var err error
 			if v, err = c.allocDrive(g, k, v, added); err != nil {
-				return fail(500, "%s", err.Error())
+				var we *workerError
+				if errors.As(err, &we) {
+					return we
+				}
+				return asAPIError(err)
 			}
 			added[k] = v
 		}

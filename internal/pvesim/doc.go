@@ -44,6 +44,22 @@
 //     does not support vm images"), an upload of content the storage does
 //     not hold (500). GET /nodes/{node}/storage reports enabled/active as
 //     storage_info does (disabled or not on the node: enabled 0).
+//   - POST …/storage/{storage}/download-url really downloads (download.go,
+//     fetch.go, wget.go): PVE's schema per version (content import since
+//     8.3, import .qcow2/.raw/.vmdk besides .ova since 8.4), Status.pm's
+//     checks, a "download" task whose worker streams the body through the
+//     checksum to a temporary file in the data dir (Options.DataDir, never
+//     memory), logs what download_file_from_url and wget print, checks
+//     the image (qcow2/vmdk header, OVA's .ovf, no backing file), and on
+//     success lists the volume (local:iso/…, local:vztmpl/…,
+//     local:import/…) with its size and ctime. Deliberate difference: it
+//     only connects to loopback hosts (127.0.0.0/8, ::1, localhost, also
+//     after redirects; no proxy) and never retries; any other host fails
+//     the task with a pvesim message.
+//   - Create (and config) drives "STORAGE:0,import-from=local:import/X"
+//     or another VM's disk get a disk of the source's (virtual) size,
+//     rounded as the target storage rounds (importfrom.go, volname.go);
+//     a missing source fails the create task as PVE's worker does.
 //   - GET /cluster/status (a lone node or a cluster), /cluster/options
 //     (next-id), /nodes/{node}/status (every field), /nodes/{node}/time
 //     (the seed's clock_offset and timezone), one volume's attributes
@@ -84,6 +100,8 @@
 //	c.AddGuest(pvesim.GuestSpec{VMID: 9000, Name: "x", Template: true, Config: …}), c.AddGuests(…)
 //	c.AddLinkedClone(9000, 123, "lc"), c.SetRunning(100, false), c.RemoveGuest(100)
 //	c.Tasks(), c.Task(upid), c.CompleteTasks(), c.AddISO(…), c.Volumes(node, storage)
+//	c.AddFile(pvesim.ISOSpec{Storage: "local", Content: "import", File: "x.qcow2", Size: n, VirtualSize: v})
+//	c.DataPath("local:import/x.qcow2") // the downloaded bytes, if any
 //	c.Vacancies(9000)              // []Vacancy{{From, To}}: when VMID 9000 had no config
 //
 // The default seed (DefaultSeed, embedded seed/default.yaml) has node pve1,

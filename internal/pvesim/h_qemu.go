@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -284,8 +285,16 @@ func createQemu(s *Server, rc *reqCtx) (any, error) {
 		}
 		g := &guest{vmid: vmid, node: node, typ: "qemu", conf: map[string]string{}, pending: map[string]string{}, pendDel: map[string]bool{}}
 		u.skiplock = true
-		if err := c.applyUpdate(g, u); err != nil {
+		// What create_disks' worker finds (a missing import source) fails
+		// the task; the rest is answered at once.
+		spec := taskSpec{node: node, typ: "qmcreate", id: itoa(vmid), user: rc.user}
+		var we *workerError
+		if err := c.applyUpdate(g, u); errors.As(err, &we) {
+			spec.failWith = fmt.Sprintf("unable to create VM %d - %s", vmid, we.msg)
+		} else if err != nil {
 			return nil, err
+		} else {
+			spec.log = c.createLog(u.set, g.conf)
 		}
 		defaults := map[string]string{"smbios1": withUUID(""), "vmgenid": newUUID(),
 			"meta": fmt.Sprintf("creation-qemu=9.0.2,ctime=%d", c.now().Unix())}
@@ -300,15 +309,15 @@ func createQemu(s *Server, rc *reqCtx) (any, error) {
 		g.conf = map[string]string{"lock": "create"}
 		c.putGuest(g)
 		c.onChange()
-		return c.startTask(taskSpec{node: node, typ: "qmcreate", id: itoa(vmid), user: rc.user,
-			commit: func() error {
-				g.conf = full
-				if start {
-					c.startLocked(g)
-				}
-				return nil
-			},
-			rollback: func() { c.dropGuest(g) }}, rc.tf), nil
+		spec.commit = func() error {
+			g.conf = full
+			if start {
+				c.startLocked(g)
+			}
+			return nil
+		}
+		spec.rollback = func() { c.dropGuest(g) }
+		return c.startTask(spec, rc.tf), nil
 	})
 }
 

@@ -112,31 +112,18 @@ func uploadContent(s *Server, rc *reqCtx) (any, error) {
 		fn = name
 	}
 	fn = path.Base(strings.ReplaceAll(fn, "\\", "/"))
-	return s.addFileTask(rc, "imgcopy", content, fn, rc.upload.size, "")
+	return s.addFileTask(rc, "imgcopy", content, fn, rc.upload.size)
 }
 
-func downloadURL(s *Server, rc *reqCtx) (any, error) {
-	errs := map[string]string{}
-	for _, k := range []string{"content", "filename", "url"} {
-		if rc.param(k) == "" {
-			errs[k] = "property is missing and it is not optional"
-		}
-	}
-	if len(errs) > 0 {
-		return nil, paramError(errs)
-	}
-	return s.addFileTask(rc, "download", rc.param("content"), rc.param("filename"), 1<<30, rc.param("url"))
-}
-
-// addFileTask starts the task that puts an uploaded or downloaded file
-// into a storage's iso content.
-func (s *Server) addFileTask(rc *reqCtx, typ, content, file string, size int64, url string) (any, error) {
+// addFileTask starts the task that puts an uploaded file into a
+// storage's iso, vztmpl or import content.
+func (s *Server) addFileTask(rc *reqCtx, typ, content, file string, size int64) (any, error) {
 	return s.withStorage(rc, true, func(st StorageSpec) (any, error) {
-		return s.cluster.fileTask(rc, st, typ, content, file, size, url)
+		return s.cluster.fileTask(rc, st, typ, content, file, size)
 	})
 }
 
-func (c *Cluster) fileTask(rc *reqCtx, st StorageSpec, typ, content, file string, size int64, url string) (any, error) {
+func (c *Cluster) fileTask(rc *reqCtx, st StorageSpec, typ, content, file string, size int64) (any, error) {
 	if content != "iso" && content != "vztmpl" && content != "import" {
 		return nil, paramError(map[string]string{"content": fmt.Sprintf("value '%s' does not have a value in the enumeration 'iso, vztmpl, import'", content)})
 	}
@@ -146,16 +133,15 @@ func (c *Cluster) fileTask(rc *reqCtx, st StorageSpec, typ, content, file string
 	if file == "" || strings.HasPrefix(file, ".") {
 		return nil, fail(500, "invalid filename '%s'", file)
 	}
-	spec := taskSpec{node: rc.pathValue("node"), typ: typ, user: rc.user,
-		log: []string{fmt.Sprintf("target file: /var/lib/vz/template/iso/%s", file)},
+	f := ISOSpec{Storage: st.Name, Content: content, File: file, Size: size}
+	return c.startTask(taskSpec{node: rc.pathValue("node"), typ: typ, user: rc.user,
+		log: []string{"target file: " + pvePath(st, content, file)},
 		commit: func() error {
-			c.isos[isoVolid(st.Name, file)] = ISOSpec{Storage: st.Name, File: file, Size: size, Ctime: c.now().Unix()}
+			c.files.remove(f) // its bytes, if it was downloaded before
+			f.Ctime = c.now().Unix()
+			c.isos[f.volid()] = f
 			return nil
-		}}
-	if url != "" {
-		spec.log = append(spec.log, "downloading "+url)
-	}
-	return c.startTask(spec, rc.tf), nil
+		}}, rc.tf), nil
 }
 
 func deleteContent(s *Server, rc *reqCtx) (any, error) {
@@ -188,10 +174,12 @@ func (c *Cluster) deleteISO(rc *reqCtx, st StorageSpec) (any, error) {
 	return c.startTask(taskSpec{node: rc.pathValue("node"), typ: "imgdel", id: st.Name, user: rc.user,
 		log: []string{fmt.Sprintf("Removed volume '%s'", vol)},
 		commit: func() error {
-			if _, ok := c.isos[vol]; !ok {
+			f, ok := c.isos[vol]
+			if !ok {
 				return fail(500, "volume '%s' does not exist", vol)
 			}
 			delete(c.isos, vol)
+			c.files.remove(f)
 			return nil
 		}}, rc.tf), nil
 }
@@ -200,12 +188,9 @@ func (c *Cluster) deleteISO(rc *reqCtx, st StorageSpec) (any, error) {
 // storage's files under its path (/var/lib/vz for local, /mnt/pve/<id>
 // for others), LVM volumes as /dev/<vg>/<name>.
 func volumePath(st StorageSpec, name string) string {
-	base := "/mnt/pve/" + st.Name
-	if st.Name == "local" {
-		base = "/var/lib/vz"
-	}
-	if strings.HasPrefix(name, "iso/") {
-		return base + "/template/iso/" + strings.TrimPrefix(name, "iso/")
+	base := storageBase(st)
+	if content, file, ok := strings.Cut(name, "/"); ok && contentSubdir[content] != "" {
+		return pvePath(st, content, file)
 	}
 	if fileStorage(st.Type) {
 		return base + "/images/" + name
@@ -238,16 +223,16 @@ func volumeInfo(s *Server, rc *reqCtx) (any, error) {
 		if err := s.checkVolumeAccess(rc, st, name); err != nil {
 			return nil, err
 		}
+		if f, ok := c.isos[vol]; ok {
+			// volume_size_info: qemu-img's virtual size, the file's size as used.
+			return map[string]any{"path": volumePath(st, name), "size": f.diskSize(), "used": f.Size, "format": f.qemuFormat()}, nil
+		}
 		for _, v := range c.volumesLocked(rc.pathValue("node"), st.Name, "", 0) {
 			if v.Volid == vol {
-				used := v.Used
-				if v.Content == "iso" {
-					used = v.Size
-				}
-				return map[string]any{"path": volumePath(st, name), "size": v.Size, "used": used, "format": v.Format}, nil
+				return map[string]any{"path": volumePath(st, name), "size": v.Size, "used": v.Used, "format": v.Format}, nil
 			}
 		}
-		if fileStorage(st.Type) && !strings.HasPrefix(name, "iso/") && !reImageName.MatchString(name) {
+		if content, _, _ := strings.Cut(name, "/"); fileStorage(st.Type) && contentSubdir[content] == "" && !reImageName.MatchString(name) {
 			return nil, fail(500, "unable to parse directory volume name '%s'", name)
 		}
 		// file_size_info cannot stat the file: no format.

@@ -221,7 +221,7 @@ func TestStorageContentAndListing(t *testing.T) {
 	}
 	v := mustOK(t, srv, hc, "GET", "/nodes/pve1/storage/local/content/local:iso/ubuntu-24.04.2-live-server-amd64.iso", nil).(map[string]any)
 	checkShape(t, "volume", v, map[string]string{"path": "string", "size": "integer", "used": "integer", "format": "string"})
-	if v["path"] != "/var/lib/vz/template/iso/ubuntu-24.04.2-live-server-amd64.iso" || v["format"] != "iso" || v["size"] != float64(3213064192) {
+	if v["path"] != "/var/lib/vz/template/iso/ubuntu-24.04.2-live-server-amd64.iso" || v["format"] != "raw" || v["size"] != float64(3213064192) {
 		t.Errorf("volume %v", v)
 	}
 	v = mustOK(t, srv, hc, "GET", "/nodes/pve1/storage/local-lvm/content/base-8001-disk-0", nil).(map[string]any)

@@ -157,8 +157,9 @@ func TestPackerISOSequence(t *testing.T) {
 	if g, _ := srv.Cluster().Guest(9100); g.Config["scsi0"] != "local-lvm:vm-9100-disk-1,iothread=1,size=64G" {
 		t.Fatalf("resized %q", g.Config["scsi0"])
 	}
+	ts := imageServer(t, map[string][]byte{"rocky.iso": bytes.Repeat([]byte("r"), 8192)})
 	upid = mustOK(t, srv, hc, "POST", "/nodes/pve1/storage/local/download-url",
-		url.Values{"content": {"iso"}, "filename": {"rocky.iso"}, "url": {"https://example.invalid/rocky.iso"}}).(string)
+		url.Values{"content": {"iso"}, "filename": {"rocky.iso"}, "url": {ts.URL + "/f/rocky.iso"}}).(string)
 	if exit, _ := waitTask(t, srv, hc, upid); exit != "OK" {
 		t.Fatalf("download-url %q", exit)
 	}

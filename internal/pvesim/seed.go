@@ -91,12 +91,19 @@ type StorageSpec struct {
 	Nodes    []string `yaml:"nodes,omitempty" json:"nodes,omitempty"`
 }
 
-// ISOSpec is one file in a storage's iso content ("local:iso/<File>").
+// ISOSpec is one file of a storage: an ISO ("local:iso/<File>", the
+// default), a container template ("local:vztmpl/<File>") or an image to
+// import ("local:import/<File>", PVE 8.3+).
 type ISOSpec struct {
 	Storage string `yaml:"storage" json:"storage"`
 	File    string `yaml:"file" json:"file"`
-	Size    int64  `yaml:"size,omitempty" json:"size,omitempty"`
+	// Content is iso (when empty), vztmpl or import.
+	Content string `yaml:"content,omitempty" json:"content,omitempty"`
+	Size    int64  `yaml:"size,omitempty" json:"size,omitempty"` // bytes of the file
 	Ctime   int64  `yaml:"ctime,omitempty" json:"ctime,omitempty"`
+	// VirtualSize is a qcow2 or vmdk image's disk size (what qemu-img
+	// info reports and an import-from disk gets); 0 means Size.
+	VirtualSize int64 `yaml:"virtual_size,omitempty" json:"virtual_size,omitempty"`
 }
 
 // GuestSpec describes a guest to add. Name, Tags, Description and Template
@@ -181,6 +188,9 @@ func (s *Seed) validate() error {
 	for _, iso := range s.ISOs {
 		if !stores[iso.Storage] {
 			return fmt.Errorf("iso %s: unknown storage %q", iso.File, iso.Storage)
+		}
+		if err := iso.validate(); err != nil {
+			return err
 		}
 	}
 	seen := map[int]bool{}

@@ -51,6 +51,11 @@ type Options struct {
 	AuthFailDelay time.Duration
 	// Logger receives one entry per request (nil: discard).
 	Logger logrus.FieldLogger
+	// DataDir keeps the bytes of files download-url fetched, as
+	// DataDir/<storage>/<template/iso|template/cache|import>/<file>.
+	// Empty: a temporary directory, made at the first download and
+	// removed by Close.
+	DataDir string
 }
 
 // DefaultTaskDuration is the TaskDuration used when Options leave it unset.
@@ -115,6 +120,7 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build cluster: %w", err)
 	}
+	s.cluster.files.dir = opts.DataDir
 	for _, f := range seed.Faults {
 		if _, err := s.faults.Add(f); err != nil {
 			return nil, err
@@ -320,8 +326,9 @@ func (s *Server) Faults() *Faults { return s.faults }
 // Node is the first node's name ("pve1" in the default seed).
 func (s *Server) Node() string { return s.cluster.nodes[0].Name }
 
-// Close stops serving, saves the state (if StatePath is set) and removes
-// the temporary CA directory. Running tasks are abandoned.
+// Close stops serving, stops the downloads under way, saves the state (if
+// StatePath is set) and removes the temporary CA and data directories.
+// Running tasks are abandoned.
 func (s *Server) Close() error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -339,11 +346,15 @@ func (s *Server) Close() error {
 	s.cluster.mu.Lock()
 	s.cluster.closed = true
 	s.cluster.mu.Unlock()
+	s.cluster.stopWorkers()
 	close(s.stopSave)
 	<-s.saveDone
 	s.cleanupTemp()
 	if s.saveErr != nil {
 		return s.saveErr
+	}
+	if ferr := s.cluster.files.close(); ferr != nil {
+		return ferr
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("close server: %w", err)

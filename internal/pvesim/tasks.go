@@ -33,6 +33,7 @@ type task struct {
 	commit                    func() error // run with c.mu held when the task ends well
 	rollback                  func()       // run with c.mu held when the task fails
 	log                       []string
+	w                         *taskWork // nil: the task has no worker goroutine
 }
 
 // taskSpec describes a task a handler starts. At the end, under c.mu,
@@ -44,6 +45,11 @@ type taskSpec struct {
 	commit              func() error
 	rollback            func()
 	log                 []string
+	// work, when set, is the task's worker: it runs in its own goroutine
+	// without c.mu (see taskwork.go), and the task cannot end before it
+	// returns. Its error is the task's exit status; rollback also runs
+	// when the task was stopped while the work was under way.
+	work workFunc
 }
 
 // reUPID is pve-common's upid_decode pattern.
@@ -69,6 +75,9 @@ func (c *Cluster) startTask(s taskSpec, tf *taskFault) string {
 	t.upid = fmt.Sprintf("UPID:%s:%08X:%08X:%08X:%s:%s:%s:", t.node, t.pid, t.pstart, uint32(now.Unix()), t.typ, t.id, t.user)
 	c.tasks[t.upid] = t
 	c.taskList = append(c.taskList, t)
+	if s.work != nil && t.failWith == "" {
+		c.startWork(t, s.work)
+	}
 	if !t.hang {
 		time.AfterFunc(c.duration+unobservedGrace, func() { c.finish(t) })
 	}
@@ -97,7 +106,20 @@ func (c *Cluster) finish(t *task) {
 	if c.closed || t.status != "running" {
 		return
 	}
-	c.endTaskLocked(t, t.failWith)
+	if t.w != nil && !t.w.done {
+		t.w.due = true // the worker ends it when it returns
+		return
+	}
+	c.endTaskLocked(t, t.exitError())
+}
+
+// exitError is the error a task ends with when it ends on its own: the
+// one decided at its start, else its worker's.
+func (t *task) exitError() string {
+	if t.failWith == "" && t.w != nil {
+		return t.w.err
+	}
+	return t.failWith
 }
 
 func (c *Cluster) endTaskLocked(t *task, failWith string) {
@@ -117,6 +139,9 @@ func (c *Cluster) endTaskLocked(t *task, failWith string) {
 	} else {
 		t.exit = "OK"
 		t.log = append(t.log, "TASK OK")
+	}
+	if t.w != nil {
+		t.w.cancel() // a stopped task's worker gives up
 	}
 	// The closures hold guests that may be gone by now; a long-running
 	// simulator keeps every task, so let them go.
@@ -161,16 +186,22 @@ func (t *task) listJSON() map[string]any {
 }
 
 // CompleteTasks ends every running task now, as if its worker finished
-// (hanging tasks included, which fail with "interrupted by signal").
+// (hanging tasks included, which fail with "interrupted by signal"). It
+// first waits for the tasks that really work (downloads) to finish.
 // Useful for tests that do not poll.
 func (c *Cluster) CompleteTasks() {
+	c.waitWorkers()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, t := range c.taskList {
 		if t.status != "running" {
 			continue
 		}
-		fail := t.failWith
+		if t.w != nil && !t.w.done { // started after the wait: ends when its worker returns
+			t.w.due = true
+			continue
+		}
+		fail := t.exitError()
 		if t.hang {
 			fail = "interrupted by signal"
 		}

@@ -90,41 +90,48 @@ var (
 // Datastore.Allocate, or Datastore.AllocateSpace or Datastore.Audit).
 // c.mu must be held.
 func (s *Server) checkStorageAccess(rc *reqCtx, set map[string]string) error {
-	c := s.cluster
 	for _, k := range sortedKeys(set) {
-		v := set[k]
 		if !isDiskKey(k) {
 			continue
 		}
-		head, _ := propList(v)
-		if reCloudInit.MatchString(head) || head == "none" {
-			continue
+		if err := s.checkDriveAccess(rc, set[k]); err != nil {
+			return err
 		}
-		if head == "cdrom" {
-			if err := s.checkPerm(rc, "/", "Sys.Console"); err != nil {
-				return err
-			}
-			continue
+		if err := s.checkImportFrom(rc, k, set[k]); err != nil {
+			return err
 		}
-		if m := reAllocDisk.FindStringSubmatch(head); m != nil && !isCDROM(v) {
-			if err := s.checkPerm(rc, "/storage/"+m[1], "Datastore.AllocateSpace"); err != nil {
-				return err
-			}
-			st, ok := c.storage(m[1])
-			if !ok {
-				return fail(500, "storage '%s' does not exist", m[1])
-			}
-			if !hasContent(st, "images") {
-				return paramError(map[string]string{"storage": "storage '" + st.Name + "' does not support vm images"})
-			}
-			continue
+	}
+	return nil
+}
+
+// checkDriveAccess is checkStorageAccess for one drive's volume.
+func (s *Server) checkDriveAccess(rc *reqCtx, v string) error {
+	c := s.cluster
+	head, _ := propList(v)
+	if reCloudInit.MatchString(head) || head == "none" {
+		return nil
+	}
+	if head == "cdrom" {
+		return s.checkPerm(rc, "/", "Sys.Console")
+	}
+	if m := reAllocDisk.FindStringSubmatch(head); m != nil && !isCDROM(v) {
+		if err := s.checkPerm(rc, "/storage/"+m[1], "Datastore.AllocateSpace"); err != nil {
+			return err
 		}
-		sid, name, ok := splitVolid(driveVolume(v))
-		if ok && strings.HasPrefix(name, "iso/") && c.access != nil &&
-			!c.access.has(rc.user, "/storage/"+sid, false, "Datastore.Allocate") {
-			if err := c.access.check(rc.user, "/storage/"+sid, true, "Datastore.AllocateSpace", "Datastore.Audit"); err != nil {
-				return err
-			}
+		st, ok := c.storage(m[1])
+		if !ok {
+			return fail(500, "storage '%s' does not exist", m[1])
+		}
+		if !hasContent(st, "images") {
+			return paramError(map[string]string{"storage": "storage '" + st.Name + "' does not support vm images"})
+		}
+		return nil
+	}
+	sid, name, ok := splitVolid(driveVolume(v))
+	if ok && strings.HasPrefix(name, "iso/") && c.access != nil &&
+		!c.access.has(rc.user, "/storage/"+sid, false, "Datastore.Allocate") {
+		if err := c.access.check(rc.user, "/storage/"+sid, true, "Datastore.AllocateSpace", "Datastore.Audit"); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -186,8 +193,31 @@ func (s *Server) createPerms(rc *reqCtx, vmid int, u *configUpdate, start bool) 
 	if err := s.checkConfigKeys(rc, id, sortedKeys(u.set)); err != nil {
 		return err
 	}
+	if err := s.checkSerialCreate(rc, id, u.set); err != nil {
+		return err
+	}
 	return s.checkBridgeAccess(rc, u.set)
 }
+
+// checkSerialCreate is create_vm's $check_vm_create_serial_perm: a
+// "socket" serial port needs VM.Config.HWType; a real device is root@pam's
+// alone, which an API token never is.
+func (s *Server) checkSerialCreate(rc *reqCtx, vmid string, set map[string]string) error {
+	for _, k := range sortedKeys(set) {
+		if !reSerialKey.MatchString(k) {
+			continue
+		}
+		if set[k] != "socket" {
+			return fail(500, "only root can set '%s' config for real devices", k)
+		}
+		if err := s.checkPerm(rc, "/vms/"+vmid, "VM.Config.HWType"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var reSerialKey = regexp.MustCompile(`^serial\d+$`)
 
 // updatePerms are update_vm's checks: the keys deleted and set, the
 // drives, the bridges. c.mu must be held.

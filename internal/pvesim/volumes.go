@@ -100,8 +100,12 @@ func (g *guest) nextDiskIndex(extra map[string]string) int {
 }
 
 // allocDrive turns the allocation syntaxes of a drive value into a volume:
-// "storage:SIZE,opts" (GiB) and "storage:cloudinit". Other values pass.
+// "storage:SIZE,opts" (GiB), "storage:0,import-from=SOURCE" and
+// "storage:cloudinit". Other values pass.
 func (c *Cluster) allocDrive(g *guest, key, v string, extra map[string]string) (string, error) {
+	if propGet(v, "import-from") != "" {
+		return c.importDrive(g, v, extra)
+	}
 	head, opts := propList(v)
 	if m := reCloudInit.FindStringSubmatch(head); m != nil {
 		st, ok := c.storage(m[1])
@@ -158,7 +162,7 @@ func hasContent(st StorageSpec, content string) bool {
 	return false
 }
 
-// volumesLocked lists a storage's content on node: its ISOs plus the disk
+// volumesLocked lists a storage's content on node: its files plus the disk
 // volumes referenced by guests on that node (the images a storage holds).
 func (c *Cluster) volumesLocked(node, storage, content string, vmid int) []Volume {
 	st, ok := c.storage(storage)
@@ -166,12 +170,11 @@ func (c *Cluster) volumesLocked(node, storage, content string, vmid int) []Volum
 		return nil
 	}
 	var out []Volume
-	for _, iso := range c.isos {
-		if iso.Storage != storage || (content != "" && content != "iso") || vmid != 0 {
+	for _, f := range c.isos {
+		if f.Storage != storage || (content != "" && content != f.kind()) || vmid != 0 {
 			continue
 		}
-		out = append(out, Volume{Volid: isoVolid(iso.Storage, iso.File), Content: "iso", Format: "iso",
-			Size: iso.Size, Ctime: iso.Ctime})
+		out = append(out, Volume{Volid: f.volid(), Content: f.kind(), Format: f.format(), Size: f.Size, Ctime: f.Ctime})
 	}
 	for _, g := range c.guests {
 		if (!st.Shared && g.node != node) || (vmid != 0 && g.vmid != vmid) {
