@@ -224,7 +224,7 @@ func (g *gitDaemon) handlers(secret string, log logrus.FieldLogger) (map[string]
 	if secret == "" {
 		return nil, nil
 	}
-	h, err := gitsource.NewWebhook(gitsource.WebhookConfig{Secret: []byte(secret), Kick: g.src.Kick, Log: log.WithField("component", "webhook")})
+	h, err := gitsource.NewWebhook(gitsource.WebhookConfig{Secret: []byte(secret), Kick: g.src.Kick, Follows: g.src.Follows, Log: log.WithField("component", "webhook")})
 	if err != nil {
 		return nil, fmt.Errorf("git webhook: %w", err)
 	}

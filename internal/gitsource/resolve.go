@@ -163,3 +163,15 @@ func expandPrefix(dir, prefix string) (string, error) {
 	}
 	return found[0], nil
 }
+
+// Follows reports whether a push to ref (a full ref name, as webhooks send
+// it) can change what the source follows: its branch, or any tag for a tag
+// or semver ref.
+func (s *Source) Follows(ref string) bool {
+	switch s.ref.kind {
+	case refBranch:
+		return ref == s.ref.full().String()
+	default:
+		return strings.HasPrefix(ref, "refs/tags/")
+	}
+}

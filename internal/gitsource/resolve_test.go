@@ -149,3 +149,26 @@ func TestInRangePreReleases(t *testing.T) {
 		}
 	}
 }
+
+func TestFollows(t *testing.T) {
+	for _, c := range []struct {
+		ref, push string
+		want      bool
+	}{
+		{"main", "refs/heads/main", true},
+		{"refs/heads/main", "refs/heads/main", true},
+		{"main", "refs/heads/feature", false},
+		{"main", "refs/tags/v1.0.0", false},
+		{"tag:v1.0.0", "refs/tags/v1.0.1", true},
+		{"semver:>= 1.0", "refs/tags/v2.0.0", true},
+		{"semver:>= 1.0", "refs/heads/main", false},
+	} {
+		r, err := parseRef(c.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (&Source{ref: r}).Follows(c.push); got != c.want {
+			t.Errorf("%s follows %s = %v, want %v", c.ref, c.push, got, c.want)
+		}
+	}
+}
