@@ -244,6 +244,12 @@ func (d *Daemon) pump(ctx context.Context, changes <-chan string) {
 				continue
 			}
 			d.log.WithField("path", p).Debug("change seen")
+			if d.opts.ChangeReason == ReasonRevision {
+				// A new revision is one atomic swap, not a burst of
+				// editor writes: nothing to wait for.
+				d.q.addReason(ReasonRevision)
+				continue
+			}
 			now := time.Now()
 			if !armed {
 				first, armed = now, true

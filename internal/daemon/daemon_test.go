@@ -839,3 +839,31 @@ func loadFailingOn(marker string, fail func() (*state.Desired, error)) func(*Opt
 		}
 	}
 }
+
+// TestRevisionNotDebounced: a new git revision runs at once, re-reading
+// the desired file even when its bytes did not change (the revision
+// brings its own workspace).
+func TestRevisionNotDebounced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		loads := 0
+		h := newHarness(t, func(o *Options) {
+			o.ChangeReason, o.Debounce = ReasonRevision, time.Hour
+			o.Load = func(path string) (*state.Desired, error) { loads++; return loadTestDesired(path) }
+		}, tplA)
+		h.start()
+		synctest.Wait()
+		before := loads
+		h.change()
+		synctest.Wait()
+		if n := h.rec.n(); n != 2 {
+			t.Fatalf("runs = %d, want 2 (start + the revision, no debounce)", n)
+		}
+		if c := h.rec.lastCall(); !c.req.Trigger.Has(ReasonRevision) {
+			t.Fatalf("trigger %v", c.req.Trigger)
+		}
+		if loads != before+1 {
+			t.Fatalf("desired file loaded %d times for an unchanged file, want 1", loads-before)
+		}
+		h.stop()
+	})
+}

@@ -76,7 +76,8 @@ type Options struct {
 	// Watcher reports changes (nil: a DirWatcher over WatchDirs).
 	Watcher Watcher
 	// ChangeReason is the trigger reason of a change the Watcher reports
-	// (default ReasonFile; ReasonRevision for a followed git remote).
+	// (default ReasonFile; ReasonRevision for a followed git remote, whose
+	// changes are not debounced and always re-read the desired file).
 	ChangeReason Reason
 	// Handlers are extra routes on the listener (pattern → handler), such
 	// as the git push webhook.
