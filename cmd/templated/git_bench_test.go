@@ -2,7 +2,8 @@ package main
 
 // BenchmarkDaemonWebhookToDecision: the time from a push webhook's delivery
 // to the decision entry in the ledger, with the daemon following a git
-// remote on loopback (fetch, checks, checkout, reload, debounce and plan):
+// remote on loopback (fetch, checks, checkout, reload and plan; a new
+// revision is not debounced):
 //
 //	go test -run '^$' -bench BenchmarkDaemonWebhookToDecision -benchtime 5x ./cmd/templated/
 
@@ -57,5 +58,4 @@ func BenchmarkDaemonWebhookToDecision(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(n), "ms-to-decision")
 	b.ReportMetric(float64(worst.Milliseconds()), "max-ms-to-decision")
-	b.ReportMetric(float64(daemon.DefaultDebounce.Milliseconds()), "debounce-ms")
 }
