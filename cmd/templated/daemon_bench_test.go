@@ -136,16 +136,7 @@ func BenchmarkDaemonChangeToDecision(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	decisions := func() []ledger.Entry {
-		es, _ := ledger.ReadEntries(evidence)
-		var out []ledger.Entry
-		for _, e := range es {
-			if e.Kind == ledger.KindDecision {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
+	decisions := func() []ledger.Entry { return entriesOf(evidence, ledger.KindDecision) }
 	var total, worst time.Duration
 	n := 0
 	for b.Loop() {
@@ -173,6 +164,19 @@ func BenchmarkDaemonChangeToDecision(b *testing.B) {
 }
 
 var newCmd = exec.Command
+
+// entriesOf reads the ledger in evidence (without verifying it) and keeps
+// the entries of kind.
+func entriesOf(evidence string, kind ledger.Kind) []ledger.Entry {
+	es, _ := ledger.ReadEntries(evidence)
+	var out []ledger.Entry
+	for _, e := range es {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // seedFromPlan puts every template of the desired file in the simulator,
 // built a minute ago from the inputs its plan (plan --json output) wants.

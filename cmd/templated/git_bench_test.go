@@ -21,15 +21,7 @@ func BenchmarkDaemonWebhookToDecision(b *testing.B) {
 	w := newGitWorld(b)
 	p := w.start("--interval", "1h", "--git-interval", "1h", "--debounce", daemon.DefaultDebounce.String())
 	p.waitFor(time.Minute, "the first run", func() bool { return revision(p) != "" && p.idleAfter(time.Time{}) })
-	decisions := func() []ledger.Entry {
-		var out []ledger.Entry
-		for _, e := range w.entries() {
-			if e.Kind == ledger.KindDecision {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
+	decisions := func() []ledger.Entry { return entriesOf(w.envValue("TEMPLATED_EVIDENCE_DIR"), ledger.KindDecision) }
 	var total, worst time.Duration
 	n := 0
 	for b.Loop() {
