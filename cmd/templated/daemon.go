@@ -42,25 +42,10 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := daemon.NewRegistry()
-	opts := daemon.Options{
-		DesiredPath: a.desired,
-		WatchDirs:   []string{filepath.Dir(a.desired), workspace.DefaultRoot(a.desired)},
-		Load:        workspace.LoadDesired,
-	}
-	var src *gitDaemon
 	if following {
 		// The desired state comes from the remote: the revision in force,
 		// fetched into the state directory, not the working directory.
-		if src, err = newGitDaemon(gs, reg, log); err != nil {
-			return err
-		}
-		a.desired = src.desiredPath()
-		opts = daemon.Options{DesiredPath: a.desired, Watcher: src.src, ChangeReason: daemon.ReasonRevision,
-			Load: src.load, Git: src.status}
-		if opts.Handlers, err = src.handlers(gs.webhookSecret, log); err != nil {
-			return err
-		}
+		a.desired = gitDesiredPath(gs)
 	}
 	// The daemon is the one writer for its lifetime: the state lock and
 	// the ledger stay held until it stops; SIGHUP re-reads the connection
@@ -75,6 +60,23 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer sess.Close()
 	r := &session.DaemonReconciler{Session: sess, Retention: keep, Log: log}
+	reg := daemon.NewRegistry()
+	opts := daemon.Options{
+		DesiredPath: a.desired,
+		WatchDirs:   []string{filepath.Dir(a.desired), workspace.DefaultRoot(a.desired)},
+		Load:        workspace.LoadDesired,
+	}
+	var src *gitDaemon
+	if following {
+		if src, err = newGitDaemon(gs, r, reg, log); err != nil {
+			return err
+		}
+		opts = daemon.Options{DesiredPath: a.desired, Watcher: src.src, ChangeReason: daemon.ReasonRevision,
+			Load: src.load, Git: src.status}
+		if opts.Handlers, err = src.handlers(gs.webhookSecret, log); err != nil {
+			return err
+		}
+	}
 	opts.StateDir, opts.Reconciler, opts.Ledger, opts.Auditor, opts.AuditInterval = a.stateDir, r, r, r, *audit
 	opts.OnReload = func(ctx context.Context) error {
 		if src != nil {
@@ -94,7 +96,6 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	log.WithFields(logrus.Fields{"desired": a.desired, "listen": *listen, "version": version}).Info("templated daemon starting")
 	if src != nil {
-		src.rec.r = r
 		sctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {

@@ -3,19 +3,16 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
-	"templated/internal/atomicfile"
 	"templated/internal/daemon"
 	"templated/internal/gitsource"
 	"templated/internal/proxmox"
@@ -62,28 +59,21 @@ type gitSettings struct {
 // file and the systemd credentials. It returns ok false when no remote is
 // configured (the daemon follows its working copy).
 func (g *gitFlags) resolve(c *common) (gitSettings, bool, error) {
-	file := map[string]string{}
+	file, lines := map[string]string{}, map[string]int{}
 	if c.envFile != "" {
-		vals, _, err := proxmox.ReadEnvFile(c.envFile)
-		if err != nil {
+		var err error
+		if file, lines, err = proxmox.ReadEnvFile(c.envFile); err != nil {
 			return gitSettings{}, false, err
 		}
-		file = vals
 	}
 	lookup := func(key string) string { return cmp.Or(c.env.Getenv(key), file[key]) }
-	cred := func(name string) (string, error) {
-		dir := c.env.Getenv("CREDENTIALS_DIRECTORY")
-		if dir == "" {
-			return "", nil
+	// where names a setting's source for an error: the env file's line,
+	// or the environment.
+	where := func(key string) string {
+		if c.env.Getenv(key) == "" && lines[key] > 0 {
+			return fmt.Sprintf("%s:%d: %s", c.envFile, lines[key], key)
 		}
-		b, _, err := atomicfile.ReadRegular(filepath.Join(dir, name), 1<<20)
-		if errors.Is(err, os.ErrNotExist) {
-			return "", nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("read credential %s: %w", name, err)
-		}
-		return strings.TrimSpace(string(b)), nil
+		return key
 	}
 	url := cmp.Or(g.url, lookup("TEMPLATED_GIT_URL"))
 	if url == "" {
@@ -94,7 +84,7 @@ func (g *gitFlags) resolve(c *common) (gitSettings, bool, error) {
 		if v := lookup("TEMPLATED_GIT_INTERVAL"); v != "" {
 			d, err := state.ParseDuration(v)
 			if err != nil || d <= 0 {
-				return gitSettings{}, false, &usageError{msg: fmt.Sprintf("TEMPLATED_GIT_INTERVAL=%q: want a duration such as 1m", v)}
+				return gitSettings{}, false, &usageError{msg: fmt.Sprintf("%s=%q: want a duration such as 1m", where("TEMPLATED_GIT_INTERVAL"), v)}
 			}
 			interval = d
 		}
@@ -108,12 +98,12 @@ func (g *gitFlags) resolve(c *common) (gitSettings, bool, error) {
 	}, webhookSecret: lookup("TEMPLATED_GIT_WEBHOOK_SECRET")}
 	var err error
 	if s.cfg.Auth.Password == "" {
-		if s.cfg.Auth.Password, err = cred(credGitPassword); err != nil {
+		if s.cfg.Auth.Password, err = proxmox.ReadCredential(c.env.Getenv, credGitPassword); err != nil {
 			return gitSettings{}, false, err
 		}
 	}
 	if s.webhookSecret == "" {
-		if s.webhookSecret, err = cred(credGitWebhookSecret); err != nil {
+		if s.webhookSecret, err = proxmox.ReadCredential(c.env.Getenv, credGitWebhookSecret); err != nil {
 			return gitSettings{}, false, err
 		}
 	}
@@ -147,32 +137,28 @@ func (g *gitFlags) resolve(c *common) (gitSettings, bool, error) {
 			return gitSettings{}, false, err
 		}
 	default:
-		return gitSettings{}, false, &usageError{msg: fmt.Sprintf("-git-verify %q: want ssh or openpgp", verify)}
+		src := "-git-verify"
+		if g.verify == "" {
+			src = where("TEMPLATED_GIT_VERIFY")
+		}
+		return gitSettings{}, false, &usageError{msg: fmt.Sprintf("%s %q: want ssh or openpgp", src, verify)}
 	}
 	return s, true, nil
 }
 
 // gitDaemon is the daemon's wiring for a followed remote.
-type gitDaemon struct {
-	src *gitsource.Source
-	rec *lateRecorder
+type gitDaemon struct{ src *gitsource.Source }
+
+// gitDesiredPath is the desired file of the revision in force, through
+// the source's stable symlink (known before the source is opened).
+func gitDesiredPath(s gitSettings) string {
+	return filepath.Join(gitsource.Root(s.cfg.Dir, s.cfg.Path), defaultDesired)
 }
 
-// lateRecorder forwards the source's records to the session's ledger,
-// which opens after the source (the session needs the source's paths).
-type lateRecorder struct{ r gitsource.Recorder }
-
-func (l *lateRecorder) RecordSource(ctx context.Context, ev gitsource.Event) error {
-	if l.r == nil {
-		return errors.New("ledger not open")
-	}
-	return l.r.RecordSource(ctx, ev)
-}
-
-// newGitDaemon opens the source: nothing is fetched until it runs.
-func newGitDaemon(s gitSettings, reg prometheus.Registerer, log logrus.FieldLogger) (*gitDaemon, error) {
-	g := &gitDaemon{rec: &lateRecorder{}}
-	s.cfg.Recorder, s.cfg.Registerer, s.cfg.Log = g.rec, reg, log.WithField("component", "git")
+// newGitDaemon opens the source, recording its decisions with rec:
+// nothing is fetched until it runs.
+func newGitDaemon(s gitSettings, rec gitsource.Recorder, reg prometheus.Registerer, log logrus.FieldLogger) (*gitDaemon, error) {
+	s.cfg.Recorder, s.cfg.Registerer, s.cfg.Log = rec, reg, log.WithField("component", "git")
 	s.cfg.Validate = func(_ context.Context, root string) error {
 		_, err := workspace.LoadDesired(filepath.Join(root, defaultDesired))
 		return err
@@ -181,13 +167,8 @@ func newGitDaemon(s gitSettings, reg prometheus.Registerer, log logrus.FieldLogg
 	if err != nil {
 		return nil, err
 	}
-	g.src = src
-	return g, nil
+	return &gitDaemon{src: src}, nil
 }
-
-// desiredPath is the desired file of the revision in force, through the
-// source's stable symlink.
-func (g *gitDaemon) desiredPath() string { return filepath.Join(g.src.Root(), defaultDesired) }
 
 // load reads the desired file of the revision in force, from its own
 // checkout, and notes the revision on it.

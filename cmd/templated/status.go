@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"templated/internal/daemon"
 	"templated/internal/plan"
 	"templated/internal/session"
 	"templated/internal/state"
@@ -55,52 +54,10 @@ func writeStatus(w io.Writer, rep session.StatusReport, now time.Time) error {
 			fmt.Fprintf(w, "desired file rejected: %s\n", first)
 		}
 		if g := rep.Git; g != nil {
-			writeGitStatus(w, g, now)
+			g.WriteText(w, now)
 		}
 	default:
 		fmt.Fprintf(w, "from Proxmox: %s\n", rep.Note)
 	}
 	return rep.WriteTable(w, now)
-}
-
-// writeGitStatus prints the followed remote: the revision in force, who
-// signed it, the last fetch, and a refused head.
-func writeGitStatus(w io.Writer, g *daemon.GitStatus, now time.Time) {
-	rev := "no revision accepted yet"
-	if g.Revision != "" {
-		rev = "revision " + shortCommit(g.Revision)
-		if g.Signer != "" {
-			rev += " signed by " + g.Signer
-		}
-		rev += ", fetched " + ago(g.FetchedAt, now)
-	}
-	fmt.Fprintf(w, "git %s (%s): %s\n", g.URL, g.Ref, rev)
-	switch {
-	case g.LastFetch.IsZero():
-		fmt.Fprintln(w, "last fetch: none yet")
-	case g.LastFetchOK:
-		fmt.Fprintf(w, "last fetch: ok %s\n", ago(g.LastFetch, now))
-	default:
-		first, _, _ := strings.Cut(g.LastError, "\n")
-		fmt.Fprintf(w, "last fetch: FAILED %s (%d in a row): %s\n", ago(g.LastFetch, now), g.ConsecutiveFailures, first)
-	}
-	if r := g.Refused; r != nil {
-		first, _, _ := strings.Cut(r.Detail, "\n")
-		fmt.Fprintf(w, "refused %s (%s): %s\n", shortCommit(r.Commit), r.Code, first)
-	}
-}
-
-func shortCommit(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
-}
-
-// ago is "3m ago" (or "at an unknown time").
-func ago(t, now time.Time) string {
-	if t.IsZero() {
-		return "at an unknown time"
-	}
-	return now.Sub(t).Round(time.Second).String() + " ago"
 }

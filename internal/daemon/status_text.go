@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -73,4 +74,44 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%ds", m, s)
 	}
 	return fmt.Sprintf("%ds", s)
+}
+
+// WriteText prints the followed remote for people: the revision in force
+// and who signed it, the last fetch, and a refused head.
+func (g *GitStatus) WriteText(w io.Writer, now time.Time) {
+	rev := "no revision accepted yet"
+	if g.Revision != "" {
+		rev = "revision " + shortCommit(g.Revision)
+		if g.Signer != "" {
+			rev += " signed by " + g.Signer
+		}
+		rev += ", fetched " + ago(g.FetchedAt, now)
+	}
+	fmt.Fprintf(w, "git %s (%s): %s\n", g.URL, g.Ref, rev)
+	switch {
+	case g.LastFetch.IsZero():
+		fmt.Fprintln(w, "last fetch: none yet")
+	case g.LastFetchOK:
+		fmt.Fprintf(w, "last fetch: ok %s\n", ago(g.LastFetch, now))
+	default:
+		fmt.Fprintf(w, "last fetch: FAILED %s (%d in a row): %s\n", ago(g.LastFetch, now), g.ConsecutiveFailures, firstLine(g.LastError))
+	}
+	if r := g.Refused; r != nil {
+		fmt.Fprintf(w, "refused %s (%s): %s\n", shortCommit(r.Commit), r.Code, firstLine(r.Detail))
+	}
+}
+
+// ago is "3m10s ago" ("at an unknown time" for the zero time).
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "at an unknown time"
+	}
+	return shortDuration(now.Sub(t)) + " ago"
+}
+
+func shortCommit(c string) string { return c[:min(len(c), 12)] }
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }

@@ -78,9 +78,12 @@ func New(cfg Config) (*Source, error) {
 
 // Root is the stable path of the revision in force: Dir/current/<Path>,
 // through the symlink that each acceptance swaps.
-func (s *Source) Root() string {
-	return filepath.Join(s.cfg.Dir, currentLink, s.cfg.Path)
-}
+func (s *Source) Root() string { return Root(s.cfg.Dir, s.cfg.Path) }
+
+// Root is the stable path of the revision in force of a source whose
+// state directory is dir and whose repository subdirectory is path:
+// known before the source is opened.
+func Root(dir, path string) string { return filepath.Join(dir, currentLink, path) }
 
 // Snapshot returns the revision in force and its concrete root (no
 // symlink in it), read together; ok is false when none was ever accepted.

@@ -107,19 +107,31 @@ func LoadConfig(envFile string, getenv func(string) string) (Config, error) {
 		}
 	}
 	if vals[EnvTokenSecret] == "" {
-		// systemd's LoadCredential=proxmox-token-secret:... puts the
-		// secret in a file only this service can read.
-		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
-			b, _, err := atomicfile.ReadRegular(filepath.Join(dir, CredentialTokenSecret), maxEnvFile)
-			switch {
-			case err == nil:
-				vals[EnvTokenSecret] = strings.TrimSpace(string(b))
-			case !errors.Is(err, os.ErrNotExist):
-				return Config{}, fmt.Errorf("proxmox config: read credential %s: %w", CredentialTokenSecret, err)
-			}
+		v, err := ReadCredential(getenv, CredentialTokenSecret)
+		if err != nil {
+			return Config{}, fmt.Errorf("proxmox config: %w", err)
 		}
+		vals[EnvTokenSecret] = v
 	}
 	return configFrom(vals, envFile, where)
+}
+
+// ReadCredential reads the systemd credential name (LoadCredential=
+// puts it in $CREDENTIALS_DIRECTORY, readable by this service only),
+// trimmed; it returns "" when there is no such credential.
+func ReadCredential(getenv func(string) string, name string) (string, error) {
+	dir := getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return "", nil
+	}
+	b, _, err := atomicfile.ReadRegular(filepath.Join(dir, name), maxEnvFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read credential %s: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // configFrom checks vals; where says which came from which line of the env
