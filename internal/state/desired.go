@@ -10,9 +10,12 @@ import (
 // Desired is a parsed and validated desired/templates.yaml. Every Template
 // has its defaults applied, so consumers never look at Defaults themselves.
 type Desired struct {
-	Version   int
-	Defaults  Defaults
-	VMIDs     VMIDRanges
+	Version  int
+	Defaults Defaults
+	VMIDs    VMIDRanges
+	// Images are the installer ISOs and cloud images templates are built
+	// from, in the file's order.
+	Images    []Image
 	Templates []Template
 
 	// Path is the file it was read from ("" when parsed from a reader).
@@ -55,6 +58,49 @@ func (d *Desired) Template(name string) (Template, bool) {
 	return Template{}, false
 }
 
+// Image returns the image named name, or false.
+func (d *Desired) Image(name string) (Image, bool) {
+	for _, im := range d.Images {
+		if im.Name == name {
+			return im, true
+		}
+	}
+	return Image{}, false
+}
+
+// Image kinds.
+const (
+	ImageISO   = "iso"         // an installer or driver ISO: iso content
+	ImageCloud = "cloud-image" // a disk image: import content, a base VM
+)
+
+// Image is one desired image: which bytes, from where, and where in the
+// cluster they must be.
+type Image struct {
+	Name string // ubuntu-24.04-cloud
+	Kind string // ImageISO or ImageCloud
+	// URL is where the image is downloaded from; "{file}" in it stands
+	// for the file name (the checksum file's pick for a pattern).
+	URL string
+	// Checksum is a pinned "sha256:<hex>" or "sha512:<hex>" ("" when
+	// ChecksumURL is set).
+	Checksum string
+	// ChecksumURL is the vendor's checksum file (SHA256SUMS, CHECKSUM)
+	// and File the name, or a pattern picking the highest version, to
+	// look up in it. With a pinned Checksum, File is the file name
+	// (default: the URL's last path element).
+	ChecksumURL string
+	File        string
+	// Storage is where the image is kept (default: defaults.iso_storage)
+	// and Nodes the nodes it must be on (default: the nodes of the
+	// templates that use it).
+	Storage string
+	Nodes   []string
+
+	// Line is where the entry starts in the desired file.
+	Line int
+}
+
 // Defaults are the values a template takes when it does not set its own.
 type Defaults struct {
 	Node          string
@@ -82,6 +128,9 @@ type VMIDRanges struct {
 	Templates Range // where templates live, at the VMID their entry names
 	Staging   Range // where builds happen before they are swapped in
 	Previous  Range // earlier versions kept for rollback
+	// Bases is where templated makes the base VMs of clone templates from
+	// cloud images (zero when the file declares none).
+	Bases Range
 }
 
 // Template is one desired template with every default applied.
@@ -118,6 +167,13 @@ type Template struct {
 	SuspendReason string
 	KeepPrevious  int
 	BuildTimeout  time.Duration
+	// Image names the desired image the build starts from: an iso for
+	// iso builds (the installer), a cloud-image for clone builds (its
+	// base VM); "" when the var file names the ISO or base VM itself.
+	Image string
+	// ExtraImages name further iso images attached to an iso build
+	// (drivers such as virtio-win), in order.
+	ExtraImages []string
 
 	// Line is where the entry starts in the desired file (for messages).
 	Line int
