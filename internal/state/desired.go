@@ -91,6 +91,10 @@ type Image struct {
 	// (default: the URL's last path element).
 	ChecksumURL string
 	File        string
+	// Format is a cloud image's disk format: qcow2 (default), raw or
+	// vmdk; it names the volume's extension on import storage ("" for
+	// an iso).
+	Format string
 	// Storage is where the image is kept (default: defaults.iso_storage)
 	// and Nodes the nodes it must be on (default: the nodes of the
 	// templates that use it).
