@@ -20,8 +20,12 @@ func privilegeChecks(s *Snapshot) []Result {
 	clones := cloneVMIDs(s)
 	var out []Result
 	for _, op := range operations {
+		ns := needs(op, s, m, clones)
+		if len(ns) == 0 {
+			continue // no template downloads images or makes base VMs
+		}
 		var lack []missing
-		for _, n := range needs(op, s, m, clones) {
+		for _, n := range ns {
 			for _, l := range n.check(a.Perms) {
 				if !slices.ContainsFunc(lack, func(x missing) bool { return x.priv == l.priv && x.paths == l.paths }) {
 					lack = append(lack, l)

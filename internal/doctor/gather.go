@@ -57,7 +57,7 @@ func Gather(ctx context.Context, in Input) *Snapshot {
 	}
 	s := &Snapshot{Now: now(), Ranges: in.Desired.VMIDs}
 	for _, t := range in.Desired.Templates {
-		s.Templates = append(s.Templates, templateNeeds(in.PackerRoot, t))
+		s.Templates = append(s.Templates, templateNeeds(in.PackerRoot, t, in.Desired.Images))
 	}
 	s.Conn = Conn{URL: in.Conn.URL, TokenID: in.Conn.TokenID, CAFile: in.Conn.CAFile, Insecure: in.Conn.InsecureSkipTLSVerify}
 	var wg sync.WaitGroup

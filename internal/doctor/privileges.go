@@ -17,13 +17,16 @@ import (
 // actions, sendkey), src/PVE/API2/Qemu/Agent.pm, pve-storage's
 // src/PVE/API2/Storage/Content.pm and Status.pm (upload), pve-manager's
 // Cluster.pm and Nodes.pm, and pve-access-control's AccessControl.pm
-// ($privgroups: which names exist in PVE 8 and 9).
+// ($privgroups: which names exist in PVE 8 and 9). images.go holds the
+// images and bases operations.
 
 // Operations, in the order doctor reports them.
-var operations = []string{"plan", "build", "verify", "swap", "prune", "adopt", "rollback", "lease", "doctor"}
+var operations = []string{"plan", "images", "bases", "build", "verify", "swap", "prune", "adopt", "rollback", "lease", "doctor"}
 
 var opNames = map[string]string{
 	"plan":     "observe the cluster (plan)",
+	"images":   "download images onto storages (download-url)",
+	"bases":    "make base VMs from cloud images",
 	"build":    "build at a staging VMID (Packer)",
 	"verify":   "verify and stamp a build",
 	"swap":     "swap a build in at the reserved VMID",
@@ -35,13 +38,16 @@ var opNames = map[string]string{
 }
 
 // need is privileges on a path (any one of them when any is set); on a
-// VMID range, on each of its VMIDs.
+// VMID range, on each of its VMIDs. Having everything one of the needs in
+// or asks for does instead; what is missing is then reported as this
+// need's (the recommended grant).
 type need struct {
 	path  string
 	vmids state.Range // path is "/vms" and every VMID of the range counts
 	privs []string
 	any   bool
 	why   string
+	or    []need
 }
 
 // agentPriv is what Packer's guest-agent calls (network-get-interfaces
@@ -80,6 +86,10 @@ func needs(op string, s *Snapshot, major int, cloneVMIDs map[string]int) []need 
 		vm(r.Templates, "GET /cluster/resources lists only guests with VM.Audit", "VM.Audit")
 		vm(r.Staging, "GET /cluster/resources lists only guests with VM.Audit", "VM.Audit")
 		vm(previous, "GET /cluster/resources lists only guests with VM.Audit", "VM.Audit")
+	case "images":
+		out = imageNeeds(s)
+	case "bases":
+		out = baseNeeds(s)
 	case "build":
 		vm(staging, "create, clone to, template and delete the build (POST qemu, clone, template; DELETE)", "VM.Allocate")
 		vm(staging, "read the build's config and status", "VM.Audit")
@@ -109,6 +119,9 @@ func needs(op string, s *Snapshot, major int, cloneVMIDs map[string]int) []need 
 			case "clone":
 				if id, ok := cloneVMIDs[t.Name]; ok {
 					vm(one(id), "clone the base VM of "+t.Name, "VM.Clone", "VM.Audit")
+				}
+				if im, ok := cloudImage(t); ok && r.Bases != (state.Range{}) {
+					vm(r.Bases, "clone the base VM of "+t.Name+" made from "+im.Name, "VM.Clone", "VM.Audit")
 				}
 			}
 		}
@@ -159,8 +172,23 @@ type missing struct {
 	why   string
 }
 
-// check returns what n lacks.
+// check returns what n lacks (nothing when one of its alternatives is
+// granted whole).
 func (n need) check(p proxmox.Permissions) []missing {
+	lack := n.lacks(p)
+	if len(lack) == 0 {
+		return nil
+	}
+	for _, alt := range n.or {
+		if len(alt.lacks(p)) == 0 {
+			return nil
+		}
+	}
+	return lack
+}
+
+// lacks returns what n itself lacks.
+func (n need) lacks(p proxmox.Permissions) []missing {
 	if n.vmids.First == 0 && n.vmids.Last == 0 {
 		ok := n.any && slices.ContainsFunc(n.privs, func(pr string) bool { return p.Has(n.path, pr) })
 		if ok {

@@ -67,8 +67,23 @@ type Template struct {
 	// Answers is true when the OS directory has installer answer files
 	// that templated uploads as an ISO (iso builds).
 	Answers bool
+	// Images are the desired images the build starts from (its Image,
+	// then its ExtraImages), as templated downloads them.
+	Images []Image
 	// VarErr is why the var file could not be read.
 	VarErr string
+}
+
+// Image is a desired image as a template uses it: where templated
+// downloads it (download-url) and, for a cloud image, imports it from.
+type Image struct {
+	Name string
+	Kind string // state.ImageISO or state.ImageCloud
+	// Storage is the image's storage (default: the template's ISO
+	// storage) and Nodes the nodes it is downloaded on (default: the
+	// template's node).
+	Storage string
+	Nodes   []string
 }
 
 // API is what the cluster answered.

@@ -24,6 +24,10 @@ type Options struct {
 	// TaskTimeout bounds an operation that waits for a PVE task: clone,
 	// convert, delete (default 30 min: a full clone copies whole disks).
 	TaskTimeout time.Duration
+	// DownloadTimeout bounds the wait for a download-url task
+	// (DownloadURL): a cloud image or an installer ISO of several GB from
+	// a slow mirror (default 2 h).
+	DownloadTimeout time.Duration
 	// PollInterval is the pause between task status polls (default 1 s).
 	PollInterval time.Duration
 	// Transport replaces the HTTP transport (tests); its TLS settings then
@@ -45,6 +49,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TaskTimeout <= 0 {
 		o.TaskTimeout = 30 * time.Minute
+	}
+	if o.DownloadTimeout <= 0 {
+		o.DownloadTimeout = 2 * time.Hour
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -33,6 +34,9 @@ type VM struct {
 	CloudInit     bool
 	Disks         []state.Disk // default: scsi0 on local-lvm, 32 GB
 	LinkedCloneOf int          // VMID of the template this is a linked clone of
+	// Extra are further config keys as PVE shows them (serial0, net0,
+	// ...); they win over the keys the fields above make.
+	Extra map[string]string
 }
 
 // Funcs are hooks run before the operation of the same name. A hook that
@@ -51,6 +55,8 @@ type Funcs struct {
 	Delete            func(ctx context.Context, node string, vmid int) error
 	LinkedClones      func(ctx context.Context, node string, vmid int) error
 	Version           func(ctx context.Context) error
+	DownloadURL       func(ctx context.Context, node, storage string, d proxmox.Download) error
+	CreateBase        func(ctx context.Context, node string, b proxmox.BaseVM) error
 }
 
 // Cluster is the in-memory cluster. The zero value is not usable; call New.
@@ -59,7 +65,7 @@ type Cluster struct {
 	vms     map[int]*VM
 	funcs   Funcs
 	version string
-	isos    map[string][]byte // uploaded ISOs: volid → content
+	isos    map[string][]byte // uploaded ISOs and downloaded files: volid → content
 	calls   []string
 	tasks   int
 }
@@ -189,6 +195,7 @@ func copyVM(v *VM) VM {
 	out := *v
 	out.Tags = slices.Clone(v.Tags)
 	out.Disks = slices.Clone(v.Disks)
+	out.Extra = maps.Clone(v.Extra)
 	return out
 }
 
@@ -245,6 +252,7 @@ func (v *VM) config() state.GuestConfig {
 	for _, d := range v.Disks {
 		raw[d.Key] = fmt.Sprintf("%s,size=%sG", d.Volume, strconv.FormatFloat(d.SizeGB, 'f', -1, 64))
 	}
+	maps.Copy(raw, v.Extra)
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)

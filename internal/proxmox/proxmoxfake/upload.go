@@ -39,7 +39,8 @@ func (c *Cluster) DeleteVolume(ctx context.Context, node, storage, volid string)
 	})
 }
 
-// ISOs returns the uploaded ISOs still stored, by volume id.
+// ISOs returns the uploaded ISOs and downloaded files still stored, by
+// volume id.
 func (c *Cluster) ISOs() map[string][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()

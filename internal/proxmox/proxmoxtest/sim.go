@@ -30,15 +30,16 @@ type SimOptions struct {
 	TaskDuration time.Duration
 }
 
-// SimSeed is the empty cluster a SimHarness starts with: nodes "pve" and
-// "pve2",
-// storages local (dir, ISOs) and local-lvm (lvmthin, images).
+// SimSeed is the empty cluster a SimHarness starts with: PVE 8.4.1 (so
+// download-url takes import content, qcow2 files included), nodes "pve"
+// and "pve2", storages local (dir: ISOs, container templates, import
+// images) and local-lvm (lvmthin, images).
 func SimSeed() *pvesim.Seed {
 	return &pvesim.Seed{
 		Version: "8.4.1",
 		Nodes:   []pvesim.NodeSpec{{Name: "pve", CPUs: 16, Memory: 64 << 30}, {Name: OtherNode, CPUs: 16, Memory: 64 << 30}},
 		Storages: []pvesim.StorageSpec{
-			{Name: "local", Type: "dir", Content: []string{"iso", "vztmpl", "backup", "snippets"}, Size: 100 << 30},
+			{Name: "local", Type: "dir", Content: []string{"iso", "vztmpl", "backup", "snippets", "import"}, Size: 100 << 30},
 			{Name: "local-lvm", Type: "lvmthin", Content: []string{"images", "rootdir"}, Size: 1 << 40},
 		},
 	}

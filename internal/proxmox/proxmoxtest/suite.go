@@ -36,6 +36,11 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"CreateGuestRace", testCreateGuestRace},
 		{"SetMetaIf", testSetMetaIf},
 		{"SetMetaIfRace", testSetMetaIfRace},
+		{"DownloadURL", testDownloadURL},
+		{"DownloadURLFailures", testDownloadURLFailures},
+		{"DownloadURLExisting", testDownloadURLExisting},
+		{"CreateBase", testCreateBase},
+		{"CreateBaseMissingImage", testCreateBaseMissingImage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newHarness(t)) })
