@@ -25,15 +25,28 @@ func encode(d *Desired) []byte {
 		BuildTimeout  string `yaml:"build_timeout"`
 	}
 	type templateYAML struct {
-		Name         string `yaml:"name"`
-		VMID         int    `yaml:"vmid"`
-		OS           string `yaml:"os"`
-		OSVersion    string `yaml:"os_version"`
-		Release      string `yaml:"release"`
-		Packer       string `yaml:"packer"`
-		VarFile      string `yaml:"var_file"`
-		Suspend      any    `yaml:"suspend,omitempty"`
+		Name         string   `yaml:"name"`
+		VMID         int      `yaml:"vmid"`
+		OS           string   `yaml:"os"`
+		OSVersion    string   `yaml:"os_version"`
+		Release      string   `yaml:"release"`
+		Packer       string   `yaml:"packer"`
+		VarFile      string   `yaml:"var_file"`
+		Suspend      any      `yaml:"suspend,omitempty"`
+		Image        string   `yaml:"image,omitempty"`
+		ExtraImages  []string `yaml:"extra_images,omitempty"`
 		settingsYAML `yaml:",inline"`
+	}
+	type imageYAML struct {
+		Name        string   `yaml:"name"`
+		Kind        string   `yaml:"kind"`
+		URL         string   `yaml:"url"`
+		Checksum    string   `yaml:"checksum,omitempty"`
+		ChecksumURL string   `yaml:"checksum_url,omitempty"`
+		File        string   `yaml:"file"`
+		Format      string   `yaml:"format,omitempty"`
+		Storage     string   `yaml:"storage"`
+		Nodes       []string `yaml:"nodes"`
 	}
 	settings := func(s Defaults) settingsYAML {
 		return settingsYAML{
@@ -47,6 +60,7 @@ func encode(d *Desired) []byte {
 		Version   int               `yaml:"version"`
 		Defaults  settingsYAML      `yaml:"defaults"`
 		VMIDs     map[string]string `yaml:"vmids"`
+		Images    []imageYAML       `yaml:"images,omitempty"`
 		Templates []templateYAML    `yaml:"templates"`
 	}{
 		Version:  d.Version,
@@ -56,10 +70,19 @@ func encode(d *Desired) []byte {
 		},
 		Templates: []templateYAML{},
 	}
+	if d.VMIDs.Bases != (Range{}) {
+		doc.VMIDs["bases"] = d.VMIDs.Bases.String()
+	}
+	for _, im := range d.Images {
+		doc.Images = append(doc.Images, imageYAML{
+			Name: im.Name, Kind: im.Kind, URL: im.URL, Checksum: im.Checksum, ChecksumURL: im.ChecksumURL,
+			File: im.File, Format: im.Format, Storage: im.Storage, Nodes: im.Nodes,
+		})
+	}
 	for _, t := range d.Templates {
 		ty := templateYAML{
 			Name: t.Name, VMID: t.VMID, OS: t.OS, OSVersion: t.OSVersion, Release: t.Release.Original(),
-			Packer: t.Packer, VarFile: t.VarFile,
+			Packer: t.Packer, VarFile: t.VarFile, Image: t.Image, ExtraImages: t.ExtraImages,
 			settingsYAML: settings(Defaults{
 				Node: t.Node, Storage: t.Storage, ISOStorage: t.ISOStorage, Cores: t.Cores, MemoryMiB: t.MemoryMiB,
 				DiskGB: t.DiskGB, MaxAge: t.MaxAge, PatchSchedule: t.PatchSchedule, Timezone: t.Timezone,

@@ -1,6 +1,6 @@
 // Package state owns templated's model of the world, as plain values: the
-// desired state people commit (desired/templates.yaml: Desired, Template,
-// parsed and validated by Parse from bytes), the observed state of a
+// desired state people commit (desired/templates.yaml: Desired, Image,
+// Template, parsed and validated by Parse from bytes), the observed state of a
 // Proxmox cluster (Guest, GuestConfig, Hold), the stamp templated writes on
 // the templates it builds (Stamp), and PVE's tag format (NormalizeTags).
 //

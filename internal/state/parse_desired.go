@@ -1,6 +1,8 @@
 package state
 
 import (
+	"slices"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -18,9 +20,12 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 	if v, ok := m.vals["defaults"]; ok {
 		dm := p.readMapping(v.at, v.n, "defaults", settingFields)
 		p.defaultNode = dm.has("node")
-		d.Defaults = p.readSettings(dm, "defaults").over(d.Defaults)
+		s := p.readSettings(dm, "defaults")
+		p.defaultBuildBad = dm.has("build") && !slices.Contains(s.set, "build")
+		d.Defaults = s.over(d.Defaults)
 	}
 	ranges := p.readRanges(m)
+	images := p.readImages(m, d.Defaults.ISOStorage)
 	var entries []*entry
 	if v, ok := m.vals["templates"]; ok {
 		for i, item := range v.n.Content {
@@ -30,10 +35,18 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 		}
 	}
 	p.crossCheck(ranges, entries)
+	p.checkImages(ranges, images, entries)
 	if len(p.problems) > 0 {
 		return nil
 	}
-	d.VMIDs = VMIDRanges{Templates: ranges.r[0].Range, Staging: ranges.r[1].Range, Previous: ranges.r[2].Range}
+	d.VMIDs = VMIDRanges{
+		Templates: ranges.r[rangeTemplates].Range, Staging: ranges.r[rangeStaging].Range,
+		Previous: ranges.r[rangePrevious].Range, Bases: ranges.r[rangeBases].Range,
+	}
+	d.Images = make([]Image, len(images.list))
+	for i, ie := range images.list {
+		d.Images[i] = ie.im
+	}
 	d.Templates = make([]Template, len(entries))
 	for i, e := range entries {
 		d.Templates[i] = e.t
@@ -49,7 +62,19 @@ type rangeValue struct {
 	ok  bool
 }
 
-type ranges struct{ r [3]rangeValue } // templates, staging, previous
+// ranges are the VMID ranges as read, indexed as vmidFields lists them.
+type ranges struct {
+	r  [4]rangeValue
+	at *yaml.Node // the vmids mapping (nil when missing or not a mapping)
+}
+
+// Indexes of ranges.r.
+const (
+	rangeTemplates = iota
+	rangeStaging
+	rangePrevious
+	rangeBases
+)
 
 // readRanges reads the vmids mapping.
 func (p *parser) readRanges(root *mapping) ranges {
@@ -59,6 +84,7 @@ func (p *parser) readRanges(root *mapping) ranges {
 		return rs
 	}
 	m := p.readMapping(v.at, v.n, "vmids", vmidFields)
+	rs.at = v.at
 	for i, spec := range vmidFields {
 		rv := rangeValue{key: "vmids." + spec.Key}
 		if val, ok := m.vals[spec.Key]; ok {

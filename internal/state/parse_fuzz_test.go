@@ -12,7 +12,7 @@ import (
 
 // FuzzParse feeds arbitrary bytes to Parse. Invariants: it never panics;
 // it returns either a *Desired that survives a round trip (encode, parse
-// again, same templates) or a *ValidationError whose problems all have a
+// again, same images and templates) or a *ValidationError whose problems all have a
 // position and a message; and it is deterministic.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.yaml")
@@ -68,6 +68,10 @@ func checkProblems(t *testing.T, data []byte, err error) {
 // the bytes, pointers) and renders the rest.
 func comparable(d *Desired) []any {
 	out := []any{d.Version, d.VMIDs, d.Defaults.Storage}
+	for _, im := range d.Images {
+		im.Line = 0
+		out = append(out, im)
+	}
 	for _, t := range d.Templates {
 		t.Line = 0
 		next := ""

@@ -80,10 +80,19 @@ func checkGolden(t *testing.T, file, got string) {
 func dump(d *Desired) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "version: %d\n", d.Version)
-	fmt.Fprintf(&b, "vmids: templates=%s staging=%s previous=%s\n", d.VMIDs.Templates, d.VMIDs.Staging, d.VMIDs.Previous)
+	fmt.Fprintf(&b, "vmids: templates=%s staging=%s previous=%s", d.VMIDs.Templates, d.VMIDs.Staging, d.VMIDs.Previous)
+	if d.VMIDs.Bases != (Range{}) {
+		fmt.Fprintf(&b, " bases=%s", d.VMIDs.Bases)
+	}
+	b.WriteString("\n")
 	df := d.Defaults
 	fmt.Fprintf(&b, "defaults: node=%q storage=%s iso_storage=%s cores=%d memory=%d disk=%dG build=%s max_age=%s patch_schedule=%q timezone=%s keep_previous=%d build_timeout=%s\n",
 		df.Node, df.Storage, df.ISOStorage, df.Cores, df.MemoryMiB, df.DiskGB, df.Build, df.MaxAge, df.PatchSchedule, df.Timezone, df.KeepPrevious, df.BuildTimeout)
+	for _, im := range d.Images {
+		fmt.Fprintf(&b, "image %s (line %d)\n", im.Name, im.Line)
+		fmt.Fprintf(&b, "  kind=%s format=%q storage=%s nodes=%v\n", im.Kind, im.Format, im.Storage, im.Nodes)
+		fmt.Fprintf(&b, "  url=%s\n  checksum=%q checksum_url=%q file=%q\n", im.URL, im.Checksum, im.ChecksumURL, im.File)
+	}
 	for _, t := range d.Templates {
 		fmt.Fprintf(&b, "template %s (line %d)\n", t.Name, t.Line)
 		fmt.Fprintf(&b, "  vmid=%d os=%s os_version=%s release=%s packer=%s var_file=%s\n", t.VMID, t.OS, t.OSVersion, t.Release, t.Packer, t.VarFile)
@@ -95,6 +104,9 @@ func dump(d *Desired) string {
 		fmt.Fprintf(&b, "  max_age=%s patch_schedule=%q timezone=%s next_patch_after_%s=%s keep_previous=%d build_timeout=%s\n",
 			t.MaxAge, t.PatchSchedule, t.Location, goldenRef.Format("2006-01-02"), next, t.KeepPrevious, t.BuildTimeout)
 		fmt.Fprintf(&b, "  suspended=%t reason=%q\n", t.Suspended, t.SuspendReason)
+		if t.Image != "" || len(t.ExtraImages) > 0 {
+			fmt.Fprintf(&b, "  image=%q extra_images=%q\n", t.Image, t.ExtraImages)
+		}
 	}
 	return b.String()
 }

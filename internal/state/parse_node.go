@@ -21,6 +21,9 @@ type parser struct {
 	// defaultNode is set when defaults wrote node (valid or not), so
 	// templates without one do not repeat the problem.
 	defaultNode bool
+	// defaultBuildBad is set when defaults wrote an invalid build, so
+	// templates that do not set their own have no known build.
+	defaultBuildBad bool
 	// zones caches loaded time zones: loading one reads a file.
 	zones map[string]zone
 }

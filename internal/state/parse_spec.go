@@ -26,6 +26,10 @@ type fieldSpec struct {
 // FormatVersion is the only value of the file's version key this parser reads.
 const FormatVersion = 1
 
+// imageFormats are the disk formats a cloud image may have; the first is
+// the default.
+var imageFormats = []string{"qcow2", "raw", "vmdk"}
+
 // Build modes.
 const (
 	BuildISO   = "iso"
@@ -37,12 +41,26 @@ var (
 		{Key: "version", Type: typeInteger, Required: true, Enum: []string{"1"}},
 		{Key: "defaults", Type: typeObject},
 		{Key: "vmids", Type: typeObject, Required: true},
+		{Key: "images", Type: typeArray},
 		{Key: "templates", Type: typeArray, Required: true},
 	}
 	vmidFields = []fieldSpec{
 		{Key: "templates", Type: typeString, Required: true},
 		{Key: "staging", Type: typeString, Required: true},
 		{Key: "previous", Type: typeString, Required: true},
+		{Key: "bases", Type: typeString},
+	}
+	// imageFields are the keys of one entry of images.
+	imageFields = []fieldSpec{
+		{Key: "name", Type: typeString, Required: true},
+		{Key: "kind", Type: typeString, Required: true, Enum: []string{ImageISO, ImageCloud}},
+		{Key: "url", Type: typeString, Required: true},
+		{Key: "checksum", Type: typeString},
+		{Key: "checksum_url", Type: typeString},
+		{Key: "file", Type: typeString},
+		{Key: "format", Type: typeString, Enum: imageFormats},
+		{Key: "storage", Type: typeString},
+		{Key: "nodes", Type: typeArray},
 	}
 	// settingFields may appear in defaults and in each template.
 	settingFields = []fieldSpec{
@@ -68,6 +86,8 @@ var (
 		{Key: "packer", Type: typeString, Required: true},
 		{Key: "var_file", Type: typeString, Required: true},
 		{Key: "suspend", Type: typeBoolOrText},
+		{Key: "image", Type: typeString},
+		{Key: "extra_images", Type: typeArray},
 	}, settingFields...)
 )
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -13,6 +14,15 @@ type entry struct {
 	path string     // "templates[1]"
 	name *yaml.Node // nil when missing or invalid
 	vmid *yaml.Node // nil when missing or invalid
+	// image is the image value (nil when not written as a string), extras
+	// the extra_images list (nil when not written as a list) and extraAt
+	// its string items, as t.ExtraImages holds them.
+	image   *yaml.Node
+	extras  *yaml.Node
+	extraAt []*yaml.Node
+	// buildOK says t.Build is what the file asks for: neither the
+	// template's build nor the defaults' is invalid.
+	buildOK bool
 }
 
 // readTemplate reads templates[i]. It returns nil when the item is not a
@@ -83,7 +93,27 @@ func (p *parser) readTemplate(i int, at *yaml.Node, defaults Defaults) *entry {
 		e.t.Suspended, e.t.SuspendReason = p.readSuspend(v, path+".suspend")
 	}
 
-	p.applySettings(&e.t, p.readSettings(m, path).over(defaults))
+	if s, v, ok := str("image"); ok {
+		e.t.Image, e.image = s, v.at
+	}
+	if v, ok := m.vals["extra_images"]; ok {
+		e.extras = v.at
+		for j, item := range v.n.Content {
+			iv := value{at: item, n: resolve(item)}
+			if p.checkType(iv, fmt.Sprintf("%s.extra_images[%d]", path, j), typeString) {
+				e.t.ExtraImages = append(e.t.ExtraImages, iv.n.Value)
+				e.extraAt = append(e.extraAt, iv.at)
+			}
+		}
+	}
+
+	s := p.readSettings(m, path)
+	if m.has("build") {
+		e.buildOK = slices.Contains(s.set, "build")
+	} else {
+		e.buildOK = !p.defaultBuildBad
+	}
+	p.applySettings(&e.t, s.over(defaults))
 	if e.t.Node == "" && !m.has("node") && !p.defaultNode {
 		p.addf(at, path+".node", "no node: set node here or in defaults")
 	}

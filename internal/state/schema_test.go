@@ -79,6 +79,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 		{"defaults", s.resolve(t, props["defaults"]), settingFields},
 		{"vmids", s.resolve(t, props["vmids"]), vmidFields},
 		{"template", s.resolve(t, s.resolve(t, props["templates"])["items"]), templateFields},
+		{"image", s.resolve(t, s.resolve(t, props["images"])["items"]), imageFields},
 	}
 	for _, o := range objects {
 		t.Run(o.name, func(t *testing.T) { checkSchemaObject(t, s, o.schema, o.fields) })
@@ -198,7 +199,21 @@ func (s *jsonSchema) problems(t *testing.T, node any, sch any, path string, out 
 				}
 			}
 		}
+		deps, _ := p["dependentRequired"].(map[string]any)
+		for k, req := range deps {
+			if _, ok := v[k]; !ok {
+				continue
+			}
+			for _, r := range req.([]any) {
+				if _, ok := v[r.(string)]; !ok {
+					out[joinField(path, r.(string))] = true
+				}
+			}
+		}
 	case []any:
+		if n, ok := p["minItems"].(float64); ok && len(v) < int(n) {
+			out[path] = true
+		}
 		for i, x := range v {
 			s.problems(t, x, p["items"], fmt.Sprintf("%s[%d]", path, i), out)
 		}
@@ -313,7 +328,8 @@ func TestSchemaRejectsBadFiles(t *testing.T) {
 		"unknown-keys", "wrong-types", "wrong-section-types", "missing-required", "missing-ranges",
 		"unsupported-version", "name-convention", "bad-os", "bad-release", "bad-build", "bad-hardware",
 		"bad-node-storage", "bad-suspend", "bad-durations", "packer-paths", "ranges-malformed",
-		"ranges-too-large", "bad-timezone", "bad-cron",
+		"ranges-too-large", "bad-timezone", "bad-cron", "bases-malformed", "image-shapes", "image-names",
+		"image-urls", "image-checksums", "image-files", "image-placement", "images-not-a-list",
 	} {
 		t.Run(name, func(t *testing.T) {
 			file := "testdata/bad/" + name + ".yaml"

@@ -16,7 +16,7 @@ import (
 func (p *parser) crossCheck(rs ranges, entries []*entry) {
 	names := map[string]*entry{}
 	vmids := map[int]*entry{}
-	templates, previous := rs.r[0], rs.r[2]
+	templates, previous := rs.r[rangeTemplates], rs.r[rangePrevious]
 	keep := 0
 	for _, e := range entries {
 		if e.name != nil {
