@@ -22,8 +22,10 @@ import (
 //	tpl-at-<yyyymmddThhmmssZ> build time, UTC, lower-case: tpl-at-20261126t120304z
 //	tpl-by-<installation>     the templated installation that made it (its id, 12 hex)
 //	tpl-plugin-<version>      the packer-plugin-proxmox version it was built with, e.g. tpl-plugin-1.2.4
+//	tpl-img-<12 hex>          an image it was built from (one tag each): the digest's first 12 hex
 //	templated-staging         a build not yet swapped in (crash recovery finds these)
 //	templated-previous        an earlier version kept for rollback
+//	templated-base            a base VM templated made from a cloud image
 //
 // The description holds "key: value" lines after a fixed first line:
 //
@@ -35,6 +37,7 @@ import (
 //	build-id: 20261126T120304Z-1a2b3c4d
 //	installation: 0f1e2d3c4b5a
 //	plugin: 1.2.4
+//	images: sha256:<64 hex>, ...
 //	commit: <git commit or "unknown">
 //
 // Nothing secret is ever stamped: the installation id is a random name for
@@ -43,12 +46,14 @@ const (
 	TagOwner    = "templated"
 	TagStaging  = "templated-staging"
 	TagPrevious = "templated-previous"
+	TagBase     = "templated-base"
 
 	tagRelease = "tpl-rel-"
 	tagInputs  = "tpl-in-"
 	tagBuilt   = "tpl-at-"
 	tagBy      = "tpl-by-"
 	tagPlugin  = "tpl-plugin-"
+	tagImage   = "tpl-img-"
 
 	// InputsTagLen is how many hex digits of the inputs hash the tag keeps.
 	InputsTagLen = 12
@@ -64,6 +69,7 @@ const (
 	RoleTemplate Role = "template" // the template at its reserved VMID
 	RoleStaging  Role = "staging"  // a build not yet swapped in
 	RolePrevious Role = "previous" // an earlier version kept for rollback
+	RoleBase     Role = "base"     // a base VM made from a cloud image
 )
 
 // Stamp is templated's ownership and build metadata on a guest.
@@ -82,6 +88,30 @@ type Stamp struct {
 	// ("1.2.4"; empty when unknown), so that a plan tells a plugin change
 	// from other input changes.
 	Plugin string
+	// Images are the checksums ("sha256:<hex>") of the images the guest
+	// was built from (for a base VM: the one image); read from tags they
+	// are the digests' first 12 hex only (ImageDigest compares both).
+	Images []string
+}
+
+// ImageDigest returns the part of an image checksum a tag keeps: the first
+// 12 hex digits of the digest ("sha256:3f1c…" and "3f1c…" give the same).
+func ImageDigest(checksum string) string {
+	if _, hex, ok := strings.Cut(checksum, ":"); ok {
+		checksum = hex
+	}
+	return shortHash(strings.ToLower(checksum))
+}
+
+// HasImage reports whether s was built from the image with checksum.
+func (s Stamp) HasImage(checksum string) bool {
+	want := ImageDigest(checksum)
+	for _, c := range s.Images {
+		if ImageDigest(c) == want {
+			return true
+		}
+	}
+	return false
 }
 
 // Tags returns the tags that carry s, plus extra tags, normalised as PVE
@@ -93,6 +123,11 @@ func (s Stamp) Tags(extra ...string) []string {
 		tags = append(tags, TagStaging)
 	case RolePrevious:
 		tags = append(tags, TagPrevious)
+	case RoleBase:
+		tags = append(tags, TagBase)
+	}
+	for _, c := range s.Images {
+		tags = append(tags, tagImage+ImageDigest(c))
 	}
 	if s.Release != "" {
 		tags = append(tags, tagRelease+tagSafe(s.Release))
@@ -133,6 +168,7 @@ func (s Stamp) Description() string {
 	line("build-id", s.BuildID)
 	line("installation", s.Installation)
 	line("plugin", s.Plugin)
+	line("images", strings.Join(s.Images, ", "))
 	line("commit", s.Commit)
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -151,6 +187,10 @@ func StampFromTags(tags []string) (s Stamp, ok bool) {
 			s.Role = RoleStaging
 		case t == TagPrevious:
 			s.Role = RolePrevious
+		case t == TagBase:
+			s.Role = RoleBase
+		case strings.HasPrefix(t, tagImage):
+			s.Images = append(s.Images, strings.TrimPrefix(t, tagImage))
 		case strings.HasPrefix(t, tagRelease):
 			s.Release = strings.TrimPrefix(t, tagRelease)
 		case strings.HasPrefix(t, tagInputs):
@@ -203,6 +243,12 @@ func StampFromDescription(desc string) (s Stamp, ok bool) {
 			s.Installation = v
 		case "plugin":
 			s.Plugin = v
+		case "images":
+			for _, c := range strings.Split(v, ",") {
+				if c = strings.TrimSpace(c); c != "" {
+					s.Images = append(s.Images, c)
+				}
+			}
 		case "commit":
 			s.Commit = v
 		}
@@ -216,7 +262,7 @@ func ForeignTags(tags []string) []string {
 	var out []string
 	for _, t := range tags {
 		switch {
-		case t == TagOwner, t == TagStaging, t == TagPrevious,
+		case t == TagOwner, t == TagStaging, t == TagPrevious, t == TagBase, strings.HasPrefix(t, tagImage),
 			strings.HasPrefix(t, tagRelease), strings.HasPrefix(t, tagInputs), strings.HasPrefix(t, tagBuilt),
 			strings.HasPrefix(t, tagBy), strings.HasPrefix(t, tagPlugin):
 		default:
