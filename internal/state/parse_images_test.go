@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestDefaultFileImages: the repository's desired file declares the vendor
+// TestDefaultFileImages: a file shaped like the default one (testdata/good/default.yaml) declares the vendor
 // images its templates use, with the defaults applied.
 func TestDefaultFileImages(t *testing.T) {
-	d, err := loadFile(t, defaultFile, testPackerRoot)
+	d, err := loadFile(t, "testdata/good/default.yaml", testPackerRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
