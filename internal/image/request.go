@@ -51,16 +51,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // SafeURL is u as it may appear in errors, logs and files: without
 // userinfo and fragment, and with any query replaced by a marker (a
 // signed URL's token lives there).
-func SafeURL(u *url.URL) string {
-	v := *u
-	v.User, v.Fragment, v.RawFragment = nil, "", ""
-	q := v.RawQuery
-	v.RawQuery, v.ForceQuery = "", false
-	if q != "" {
-		return v.String() + "?[query redacted]"
-	}
-	return v.String()
-}
+func SafeURL(u *url.URL) string { return redact.URL(u) }
 
 // stripURLError returns the cause inside a *url.Error, whose own text
 // repeats the URL (with its user name).

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 
+	"templated/internal/redact"
+
 	"github.com/sirupsen/logrus"
 
 	"templated/internal/state"
@@ -96,14 +98,7 @@ func SafeURL(raw string) string {
 	if err != nil {
 		return "[unparsable URL]"
 	}
-	v := *u
-	v.User, v.Fragment, v.RawFragment = nil, "", ""
-	q := v.RawQuery
-	v.RawQuery, v.ForceQuery = "", false
-	if q != "" {
-		return v.String() + "?[query redacted]"
-	}
-	return v.String()
+	return redact.URL(u)
 }
 
 // urlScrubber replaces raw, and its user info and query, in texts PVE
