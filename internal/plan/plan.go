@@ -47,6 +47,14 @@ const (
 	ReasonInputsUnknown   = "inputs-unknown"
 	ReasonStampUnreadable = "stamp-unreadable"
 	ReasonAdopted         = "adopted"
+	// ReasonImageUpdated: an image the template is built from resolves
+	// to a digest the template was not built from (a new vendor release,
+	// or a template built before the image was declared).
+	ReasonImageUpdated = "image-updated"
+	// ReasonImageUnresolved blocks a wanted build: an image it needs
+	// could not be resolved (its checksum file unreachable or without
+	// the file).
+	ReasonImageUnresolved = "image-unresolved"
 	// Prerequisites a build needs from the cluster (state.Unmet).
 	ReasonISOMissing         = "iso-missing"
 	ReasonCloneSourceMissing = "clone-source-missing"
@@ -64,12 +72,15 @@ type Reason struct {
 // desired file's order, plus the guests in the reserved range that the
 // desired file does not name.
 type Plan struct {
-	FormatVersion string      `json:"format_version"`
-	DesiredSHA256 string      `json:"desired_sha256"`
-	PlannedAt     time.Time   `json:"planned_at"`
-	Summary       Summary     `json:"summary"`
-	Actions       []Action    `json:"actions"`
-	Unmanaged     []Unmanaged `json:"unmanaged"`
+	FormatVersion string    `json:"format_version"`
+	DesiredSHA256 string    `json:"desired_sha256"`
+	PlannedAt     time.Time `json:"planned_at"`
+	Summary       Summary   `json:"summary"`
+	Actions       []Action  `json:"actions"`
+	// Images has one entry per desired image, in the desired file's
+	// order (empty when the file declares none).
+	Images    []ImageAction `json:"images"`
+	Unmanaged []Unmanaged   `json:"unmanaged"`
 }
 
 // Summary counts the actions by kind.
@@ -92,8 +103,44 @@ type Action struct {
 	Reasons    []Reason `json:"reasons"`
 	Release    string   `json:"release"`
 	InputsHash string   `json:"inputs_hash"`
+	// Images are the images a build of the template uses, as resolved
+	// now (empty for templates that name no image).
+	Images []ImageUse `json:"images,omitempty"`
 	// Current describes what is at the reserved VMID now (nil if nothing).
 	Current *Current `json:"current"`
+}
+
+// ImageUse is one image a template is, or would be, built from.
+type ImageUse struct {
+	Name     string `json:"name"`
+	File     string `json:"file,omitempty"`
+	Checksum string `json:"checksum,omitempty"` // "sha256:<hex>"; "" when unresolved
+}
+
+// ImageAction is what the plan knows and will do about one desired image.
+type ImageAction struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // "iso" or "cloud-image"
+	// File is the upstream file the checksum file names today; Checksum
+	// its checksum ("sha256:<hex>"). Both empty when Error is set.
+	File     string `json:"file,omitempty"`
+	Checksum string `json:"checksum,omitempty"`
+	// URL is the upstream URL, without credentials or query.
+	URL string `json:"url,omitempty"`
+	// Volume is the volume id the image is kept as on each node
+	// ("local:import/noble-server-cloudimg-amd64-3f1c2e44a1b2.qcow2").
+	Volume string   `json:"volume,omitempty"`
+	Nodes  []string `json:"nodes"`
+	// Base is the base VM's name clone builds start from (cloud images).
+	Base string `json:"base,omitempty"`
+	// New is true when no guest templated stamped was built from this
+	// digest: a first use or a new vendor release.
+	New bool `json:"new"`
+	// Templates are the creates and rebuilds of this plan that use it;
+	// the image (and base) are made present before they build.
+	Templates []string `json:"templates,omitempty"`
+	// Error says why the image could not be resolved.
+	Error string `json:"error,omitempty"`
 }
 
 // Current is what the cluster holds at an action's VMID.
@@ -107,6 +154,9 @@ type Current struct {
 	Cores      int        `json:"cores"`
 	MemoryMiB  int64      `json:"memory_mib"`
 	DiskGB     int64      `json:"disk_gb"`
+	// Images are the image checksums the template's stamp records (the
+	// first 12 hex of each digest when read from tags).
+	Images []string `json:"images,omitempty"`
 }
 
 // Unmanaged is a guest in the reserved template range that no desired entry

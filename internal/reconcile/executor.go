@@ -47,6 +47,12 @@ type Executor struct {
 	// allocate never hands out, even while no lease guest is there; 0
 	// for none.
 	LeaseVMID int
+	// Images makes the images builds need present (nil: a plan that
+	// needs an image fails those builds). Resolved is what each desired
+	// image resolved to when the plan was made, by name; the executor
+	// acts on it only where it matches the plan's checksum.
+	Images   ImageStore
+	Resolved map[string]state.ResolvedImage
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Retry is how often a swap step is tried before giving up (default 3)

@@ -32,6 +32,14 @@ type BuildRequest struct {
 	ManifestPath string
 	// Output receives Packer's human output, prefixed per template.
 	Output io.Writer
+	// Images are the template's images, made present on its node: its
+	// image first, then its extra images (empty when it names none). The
+	// builder passes their volumes to Packer in place of the var file's
+	// iso_filename, iso_checksum and extra_iso_files.
+	Images []state.ResolvedImage
+	// Base is the base VM's name a clone build starts from when its image
+	// is a cloud image ("" keeps the var file's clone_vm).
+	Base string
 }
 
 // BuildResult is what a successful build reports.
@@ -80,6 +88,8 @@ type BuildRecord struct {
 	ArtifactID    string
 	// SwapWindow is how long the reserved VMID stood empty during the swap.
 	SwapWindow time.Duration
+	// Images are the images the build used (provenance lists them).
+	Images []state.ResolvedImage
 }
 
 // Event is one recorded step or outcome.

@@ -93,6 +93,11 @@ type Observed struct {
 	// Packer fail minutes in. Only filled for templates a first plan
 	// wanted to build.
 	Unmet map[string][]Unmet
+	// Images maps each desired image's name to what it resolves to now
+	// (the vendor's checksum file read, or the pinned checksum); an
+	// image that could not be resolved has Err set. Nil when the desired
+	// file declares no images.
+	Images map[string]ResolvedImage
 }
 
 // Unmet is one prerequisite of a build that the cluster does not meet.
