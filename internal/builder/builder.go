@@ -111,6 +111,9 @@ func (p *Packer) Build(ctx context.Context, req reconcile.BuildRequest) (reconci
 	if err != nil {
 		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
 	}
+	if err := imageVars(vars, req); err != nil {
+		return reconcile.BuildResult{}, fmt.Errorf("build %s: %w", t.Name, err)
+	}
 	env := workspace.BuildEnv(p.Conn)
 	if t.Build == "iso" && p.ISOStore != nil && gen == "v1.1" {
 		cleanup, err := p.answers(ctx, req, dir, vars, env)

@@ -34,6 +34,10 @@ const (
 	StepPlaceNew      Step = "place-new"      // cloning the staged template to the reserved VMID
 	StepCleanup       Step = "cleanup"        // removing the staging VM, pruning previous versions
 	StepRestore       Step = "restore"        // putting a previous version back at the reserved VMID
+	// StepImages is a build's preparation: its images downloaded and its
+	// base VM made. It is never journalled (nothing is allocated yet); a
+	// build that fails there reports it as its step.
+	StepImages Step = "images"
 )
 
 // Op is one operation in flight on one template.

@@ -75,9 +75,26 @@ type Entry struct {
 	Prune        *PruneRecord      `json:"prune,omitempty"`
 	Repair       *RepairRecord     `json:"repair,omitempty"`
 	Detail       map[string]string `json:"detail,omitempty"`
+	// Images are the images a build started from (build entries).
+	Images []Image `json:"images,omitempty"`
 
 	// Sig is the base64 ed25519 signature of the line with an empty sig.
 	Sig string `json:"sig"`
+}
+
+// Image is one image a build started from: where it came from and the
+// digest the Proxmox node verified it against.
+type Image struct {
+	Name string `json:"name"`
+	// URI is the upstream URL, without credentials or query.
+	URI    string            `json:"uri"`
+	File   string            `json:"file,omitempty"`
+	Digest map[string]string `json:"digest"` // {"sha256": "<hex>"}
+	// Volume is the volume the build used ("local:iso/…").
+	Volume string `json:"volume,omitempty"`
+	// ChecksumURL is the checksum file the digest was read from ("" for a
+	// pinned checksum).
+	ChecksumURL string `json:"checksum_url,omitempty"`
 }
 
 // Reason says why something was (or was not) done.

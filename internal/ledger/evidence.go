@@ -54,6 +54,9 @@ type BuildInfo struct {
 	Proxmox      *Proxmox
 	StartedAt    time.Time
 	FinishedAt   time.Time // zero: now
+	// Images are the images the build started from; the provenance lists
+	// them as resolved dependencies.
+	Images []Image `json:",omitempty"`
 }
 
 // NewBuild creates the evidence folder for a build. The folder must not hold
@@ -142,7 +145,7 @@ func (b *BuildEvidence) Finish(ctx context.Context, info BuildInfo) (Entry, erro
 		Result: info.Result, Error: info.Error, Reason: info.Reason, Desired: info.Desired,
 		Release: info.Release, InputsSHA256: info.InputsSHA256, Git: info.Git, CI: info.CI,
 		Versions: info.Versions, Proxmox: info.Proxmox, StartedAt: rfc3339(info.StartedAt),
-		DurationMS: durationMS(info), Evidence: ev,
+		DurationMS: durationMS(info), Evidence: ev, Images: info.Images,
 	}, nil
 }
 

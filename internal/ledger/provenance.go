@@ -112,6 +112,18 @@ func provenanceFor(b *BuildEvidence, info BuildInfo, builderID string, manifest 
 	if info.InputsSHA256 != "" {
 		deps = append(deps, ResourceDescriptor{Name: "templated-inputs", Digest: map[string]string{"sha256": info.InputsSHA256}})
 	}
+	for _, im := range info.Images {
+		d := ResourceDescriptor{Name: "image:" + im.Name, URI: im.URI, Digest: im.Digest}
+		if im.File != "" || im.Volume != "" || im.ChecksumURL != "" {
+			d.Annotations = map[string]any{}
+			for k, v := range map[string]string{"file": im.File, "volume": im.Volume, "checksumUrl": im.ChecksumURL} {
+				if v != "" {
+					d.Annotations[k] = v
+				}
+			}
+		}
+		deps = append(deps, d)
+	}
 	meta := &BuildMetadata{InvocationID: b.BuildID, StartedOn: rfc3339(info.StartedAt),
 		FinishedOn: rfc3339(info.FinishedAt), Result: info.Result}
 	if info.Reason != nil {
