@@ -9,9 +9,11 @@ import (
 
 // checkImages finds problems between images and the templates that use
 // them: names no image declares, an image of the wrong kind for the build,
-// extra images on a clone build or listed twice, images no template uses
-// and that name no nodes, and clone templates with an image but no bases
-// range. It gives each image that names no nodes those of its templates.
+// extra images on a clone build or listed twice, and clone templates with
+// an image but no bases range. It gives each image that names no nodes
+// those of its templates. An image no template uses and that names no
+// nodes is allowed: it is resolved (plan shows it) and kept nowhere, so
+// that taking a template out of the file leaves its image harmless.
 func (p *parser) checkImages(rs ranges, images imageSet, entries []*entry) {
 	users := map[*imageEntry]map[string]bool{} // image → nodes of its templates
 	use := func(ie *imageEntry, node string) {
@@ -37,12 +39,7 @@ func (p *parser) checkImages(rs ranges, images imageSet, entries []*entry) {
 		if ie.nodesWritten || images.byName[ie.im.Name] != ie {
 			continue // a duplicate or unnamed entry is refused already
 		}
-		nodes, used := users[ie]
-		if !used {
-			p.addf(ie.at, ie.path+".nodes", "used by no template and names no nodes: name the nodes it must be on, or remove it")
-			continue
-		}
-		for n := range nodes {
+		for n := range users[ie] {
 			ie.im.Nodes = append(ie.im.Nodes, n)
 		}
 		slices.Sort(ie.im.Nodes)
