@@ -184,6 +184,10 @@ type TemplateOutcome struct {
 	// InputsHash is the template's inputs hash (desired entry and Packer
 	// files); a suspended template whose hash changes is released.
 	InputsHash string
+	// Images are the images the template at its VMID was built from
+	// ("ubuntu-24.04-cloud@3f1c2e44a1b2"; a digest alone when the desired
+	// file no longer names it).
+	Images []string
 }
 
 // unreachableError marks an error as "Proxmox unreachable or failing".

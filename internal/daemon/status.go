@@ -116,6 +116,9 @@ type TemplateStatus struct {
 	Suspended                bool      `json:"suspended"`
 	SuspendReason            string    `json:"suspend_reason,omitempty"`
 	ConsecutiveFailedBuilds  int       `json:"consecutive_failed_builds"`
+	// Images are the images the template at its VMID was built from
+	// ("ubuntu-24.04-cloud@3f1c2e44a1b2").
+	Images []string `json:"images,omitempty"`
 }
 
 // Status returns a snapshot of the daemon's state.
@@ -163,6 +166,7 @@ func (d *Daemon) Status() Status {
 		if tv := d.v.templates[t.Name]; tv != nil {
 			o := tv.last
 			ts.BuiltAt, ts.Action, ts.Reason, ts.Drift = o.BuiltAt, string(o.Action), o.Reason, o.Drift
+			ts.Images = o.Images
 			if !o.BuiltAt.IsZero() {
 				ts.AgeSeconds = now.Sub(o.BuiltAt).Seconds()
 			}

@@ -16,11 +16,23 @@ func (st Status) WriteTable(w io.Writer, now time.Time) error {
 		fmt.Fprintln(w, "no desired state in force")
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TEMPLATE\tVMID\tRELEASE\tAGE\tLAST RESULT\tNEXT REBUILD\tDRIFT")
+	images := false
 	for _, t := range st.Templates {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.VMID, cmp.Or(t.Release, "-"), age(t.BuiltAt, now),
+		images = images || len(t.Images) > 0
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := "TEMPLATE\tVMID\tRELEASE\tAGE\tLAST RESULT\tNEXT REBUILD\tDRIFT"
+	if images {
+		head += "\tBUILT FROM"
+	}
+	fmt.Fprintln(tw, head)
+	for _, t := range st.Templates {
+		row := fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\t%s", t.Name, t.VMID, cmp.Or(t.Release, "-"), age(t.BuiltAt, now),
 			lastResult(t, now), nextRebuild(t.NextRebuild, now), cmp.Or(t.Drift, "-"))
+		if images {
+			row += "\t" + cmp.Or(strings.Join(t.Images, ","), "-")
+		}
+		fmt.Fprintln(tw, row)
 	}
 	return tw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 	"templated/internal/proxmox"
 	"templated/internal/reconcile"
 	"templated/internal/redact"
+	"templated/internal/state"
 )
 
 // DaemonReconciler runs the daemon's reconciles through a Session: it is
@@ -80,7 +81,7 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 	out := daemon.Outcome{Observed: true}
 	for _, a := range p.Actions {
 		t := daemon.TemplateOutcome{Name: a.Template, VMID: a.VMID, Release: a.Release, Action: daemon.Action(a.Kind),
-			Reason: ReasonMessages(a), Build: daemon.BuildNone, Drift: Drift(a), InputsHash: a.InputsHash}
+			Reason: ReasonMessages(a), Build: daemon.BuildNone, Drift: Drift(a), InputsHash: a.InputsHash, Images: BuiltFrom(a)}
 		if a.Current != nil && a.Current.BuiltAt != nil {
 			t.BuiltAt = *a.Current.BuiltAt
 		}
@@ -96,6 +97,31 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 			}
 		}
 		out.Templates = append(out.Templates, t)
+	}
+	return out
+}
+
+// BuiltFrom names the images the template at a's VMID was built from, as
+// its stamp records them: "ubuntu-24.04-cloud@3f1c2e44a1b2" where the
+// digest is one of the images the desired entry names, the digest alone
+// otherwise.
+func BuiltFrom(a plan.Action) []string {
+	if a.Current == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range a.Current.Images {
+		d, name := state.ImageDigest(c), ""
+		for _, u := range a.Images {
+			if u.Checksum != "" && state.ImageDigest(u.Checksum) == d {
+				name = u.Name
+			}
+		}
+		if name == "" {
+			out = append(out, d)
+		} else {
+			out = append(out, name+"@"+d)
+		}
 	}
 	return out
 }
