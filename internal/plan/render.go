@@ -38,6 +38,7 @@ func WriteText(w io.Writer, p Plan, o TextOptions) error {
 	colour := map[Kind]string{Create: green, Rebuild: yellow, Blocked: red, Keep: dim}
 	verb := map[Kind]string{Create: "will be created", Rebuild: "will be rebuilt and swapped in", Blocked: "is blocked: templated will not act", Keep: "is up to date"}
 	var b strings.Builder
+	writeImages(&b, p, o, c)
 	var kept []string
 	for _, a := range p.Actions {
 		if a.Kind == Keep && !o.Verbose {
@@ -77,10 +78,74 @@ func WriteText(w io.Writer, p Plan, o TextOptions) error {
 	return err
 }
 
+// writeImages lists the images the plan acts on before the templates built
+// from them: a new digest that builds will use (+), and an image that
+// could not be resolved while builds wait for it (!). Verbose lists every
+// image.
+func writeImages(b *strings.Builder, p Plan, o TextOptions, c func(code, s string) string) {
+	vmid := map[string]int{}
+	waiting := map[string][]string{} // image → blocked builds waiting for it
+	for _, a := range p.Actions {
+		vmid[a.Template] = a.VMID
+		if a.Kind != Blocked || !hasReason(a, ReasonImageUnresolved) {
+			continue
+		}
+		for _, u := range a.Images {
+			if u.Checksum == "" {
+				waiting[u.Name] = append(waiting[u.Name], fmt.Sprintf("%s (%d)", a.Template, a.VMID))
+			}
+		}
+	}
+	line := func(colour, sym, head string) {
+		fmt.Fprintf(b, "  %s %s\n", c(colour, fmt.Sprintf("%3s", sym)), head)
+	}
+	detail := func(label string, items []string) {
+		if len(items) > 0 {
+			fmt.Fprintf(b, "        %s %s\n", c(dim, label+":"), strings.Join(items, ", "))
+		}
+	}
+	for _, im := range p.Images {
+		var users []string
+		for _, t := range im.Templates {
+			users = append(users, fmt.Sprintf("%s (%d)", t, vmid[t]))
+		}
+		switch {
+		case im.Error != "":
+			if len(waiting[im.Name]) == 0 && !o.Verbose {
+				continue
+			}
+			line(red, "!", fmt.Sprintf("%s: %s", c(bold, "image "+im.Name), im.Error))
+			detail("blocks", waiting[im.Name])
+		case im.New && len(users) > 0:
+			line(green, "+", fmt.Sprintf("%s %s %s", c(bold, "image "+im.Name), im.File, ShortChecksum(im.Checksum)))
+			detail("used by", users)
+		case o.Verbose:
+			note := ""
+			if im.New {
+				note = " (new; no build uses it yet)"
+			}
+			line(dim, "=", fmt.Sprintf("%s %s %s%s", c(bold, "image "+im.Name), im.File, ShortChecksum(im.Checksum), note))
+			detail("used by", users)
+		}
+	}
+}
+
+func hasReason(a Action, code string) bool {
+	for _, r := range a.Reasons {
+		if r.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
 // WriteJSON renders p as indented JSON (the documented format).
 func WriteJSON(w io.Writer, p Plan) error {
 	if p.Actions == nil {
 		p.Actions = []Action{}
+	}
+	if p.Images == nil {
+		p.Images = []ImageAction{}
 	}
 	if p.Unmanaged == nil {
 		p.Unmanaged = []Unmanaged{}
@@ -88,6 +153,26 @@ func WriteJSON(w io.Writer, p Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(p)
+}
+
+// ShortChecksum shortens an image checksum for people: the algorithm and
+// the digest's first 12 hex, then "…" ("sha256:3f1c2e44a1b2…"); a digest
+// read from a tag, which has no algorithm, stays without one.
+func ShortChecksum(c string) string {
+	if c == "" {
+		return ""
+	}
+	alg, hex, ok := strings.Cut(c, ":")
+	if !ok {
+		alg, hex = "", c
+	}
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	if alg == "" {
+		return hex + "…"
+	}
+	return alg + ":" + hex + "…"
 }
 
 func shortHash(h string) string {

@@ -20,10 +20,18 @@ func full() Plan {
 		Actions: []Action{
 			{Template: "tpl-a", VMID: 9000, Node: "pve1", Kind: Rebuild, Release: "1.0.0", InputsHash: "ff",
 				Reasons: []Reason{{Code: ReasonMaxAge, Message: "old"}},
-				Current: &Current{Name: "tpl-a", Template: true, Managed: true, Release: "0.9.0", InputsHash: "ee", BuiltAt: &at, Cores: 2, MemoryMiB: 2048, DiskGB: 20}},
+				Images:  []ImageUse{{Name: "noble", File: "noble-server-cloudimg-amd64.img", Checksum: "sha256:" + strings.Repeat("3f", 32)}},
+				Current: &Current{Name: "tpl-a", Template: true, Managed: true, Release: "0.9.0", InputsHash: "ee", BuiltAt: &at, Cores: 2, MemoryMiB: 2048, DiskGB: 20,
+					Images: []string{"6462f4e5d35f"}}},
 			{Template: "tpl-b", VMID: 9001, Node: "pve1", Kind: Create, Reasons: []Reason{{Code: ReasonMissing, Message: "m"}}},
 			{Template: "tpl-c", VMID: 9002, Node: "pve1", Kind: Keep, Reasons: []Reason{{Code: ReasonUpToDate, Message: "ok"}}},
 			{Template: "tpl-d", VMID: 9003, Node: "pve1", Kind: Blocked, Reasons: []Reason{{Code: ReasonPlainVM, Message: "vm"}}},
+		},
+		Images: []ImageAction{
+			{Name: "noble", Kind: "cloud-image", File: "noble-server-cloudimg-amd64.img", Checksum: "sha256:" + strings.Repeat("3f", 32),
+				URL: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img", Volume: "local:import/noble-server-cloudimg-amd64-3f3f3f3f3f3f.qcow2",
+				Nodes: []string{"pve1"}, Base: "base-noble-3f3f3f3f3f3f", New: true, Templates: []string{"tpl-a"}},
+			{Name: "virtio-win", Kind: "iso", Nodes: []string{"pve1"}, Error: "checksum file: 404 Not Found"},
 		},
 		Unmanaged: []Unmanaged{{VMID: 9150, Name: "x", Type: "qemu", Template: true, Note: "n"}},
 	}
@@ -125,5 +133,96 @@ func TestTextColourAndSymbols(t *testing.T) {
 		if !strings.Contains(plain.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, plain.String())
 		}
+	}
+}
+
+// imagesPlan is a plan over images in each state the text tells apart.
+func imagesPlan() Plan {
+	sum := func(b string) string { return "sha256:" + strings.Repeat(b, 32) }
+	return Plan{
+		FormatVersion: FormatVersion,
+		Summary:       Summary{Rebuild: 1, Keep: 1, Blocked: 2},
+		Actions: []Action{
+			{Template: "tpl-u24", VMID: 9001, Kind: Rebuild, Release: "1.0.0", InputsHash: "ff",
+				Reasons: []Reason{{Code: ReasonImageUpdated, Message: "image noble is now noble.img (sha256:3f3f3f3f3f3f…); the template was built from 646264626462…"}},
+				Images:  []ImageUse{{Name: "noble", File: "noble.img", Checksum: sum("3f")}}},
+			{Template: "tpl-win", VMID: 9002, Kind: Blocked,
+				Reasons: []Reason{{Code: ReasonImageUnresolved, Message: "image virtio-win: 404; the build waits until it resolves"}, {Code: ReasonReleaseBumped, Message: "wanted a rebuild: release bumped 1.0.0 → 1.1.0"}},
+				Images:  []ImageUse{{Name: "win", File: "win.iso", Checksum: sum("61")}, {Name: "virtio-win"}}},
+			{Template: "tpl-alma", VMID: 9003, Kind: Keep, Reasons: []Reason{{Code: ReasonUpToDate, Message: "built 2 days ago; image alma could not be resolved"}},
+				Images: []ImageUse{{Name: "alma"}}},
+			{Template: "tpl-deb", VMID: 9004, Kind: Blocked, Reasons: []Reason{{Code: ReasonHeld, Message: "held"}},
+				Images: []ImageUse{{Name: "trixie", File: "trixie.qcow2", Checksum: sum("7a")}}},
+		},
+		Images: []ImageAction{
+			{Name: "noble", Kind: "cloud-image", File: "noble.img", Checksum: sum("3f"), New: true, Templates: []string{"tpl-u24"}},
+			{Name: "win", Kind: "iso", File: "win.iso", Checksum: sum("61")},
+			{Name: "virtio-win", Kind: "iso", Error: "404"},
+			{Name: "alma", Kind: "iso", Error: "dial tcp: i/o timeout"},
+			{Name: "trixie", Kind: "cloud-image", File: "trixie.qcow2", Checksum: sum("7a"), New: true},
+		},
+	}
+}
+
+func TestTextImages(t *testing.T) {
+	var plain, verbose bytes.Buffer
+	_ = WriteText(&plain, imagesPlan(), TextOptions{})
+	_ = WriteText(&verbose, imagesPlan(), TextOptions{Verbose: true})
+	want := "" +
+		"    + image noble noble.img sha256:3f3f3f3f3f3f…\n" +
+		"        used by: tpl-u24 (9001)\n" +
+		"    ! image virtio-win: 404\n" +
+		"        blocks: tpl-win (9002)\n" +
+		"  -/+ tpl-u24 (9001) will be rebuilt and swapped in\n"
+	if !strings.HasPrefix(plain.String(), want) {
+		t.Errorf("default view starts\n%s\nwant\n%s", plain.String(), want)
+	}
+	// Unchanged images, an unresolved image no build waits for, and a new
+	// image no build uses say nothing by default.
+	for _, quiet := range []string{"image win ", "image alma", "image trixie"} {
+		if strings.Contains(plain.String(), quiet) {
+			t.Errorf("default view shows %q:\n%s", quiet, plain.String())
+		}
+	}
+	for _, line := range []string{
+		"    = image win win.iso sha256:616161616161…\n",
+		"    ! image alma: dial tcp: i/o timeout\n",
+		"    = image trixie trixie.qcow2 sha256:7a7a7a7a7a7a… (new; no build uses it yet)\n",
+	} {
+		if !strings.Contains(verbose.String(), line) {
+			t.Errorf("verbose view lacks %q:\n%s", line, verbose.String())
+		}
+	}
+	// Images come before the templates built from them.
+	if strings.Index(verbose.String(), "image trixie") > strings.Index(verbose.String(), "tpl-u24 (9001) will") {
+		t.Errorf("images are not listed first:\n%s", verbose.String())
+	}
+	var colour bytes.Buffer
+	_ = WriteText(&colour, imagesPlan(), TextOptions{Color: true})
+	if !strings.Contains(colour.String(), green+"  +"+reset+" "+bold+"image noble"+reset) {
+		t.Errorf("coloured view: %q", colour.String())
+	}
+}
+
+func TestShortChecksum(t *testing.T) {
+	for in, want := range map[string]string{
+		"sha256:" + strings.Repeat("ab", 32): "sha256:abababababab…",
+		"sha512:ABCDEF":                      "sha512:ABCDEF…",
+		"6462f4e5d35f":                       "6462f4e5d35f…",
+		"":                                   "",
+	} {
+		if got := ShortChecksum(in); got != want {
+			t.Errorf("ShortChecksum(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestJSONImagesAlwaysAnArray(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"images": []`) {
+		t.Errorf("a plan without images: %s", buf.String())
 	}
 }

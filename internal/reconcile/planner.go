@@ -20,6 +20,12 @@ const (
 // Plan decides, for every desired template, whether to create, rebuild,
 // keep or leave it blocked, and says why. It is pure: no I/O, no clock; the
 // same arguments always give the same plan.
+//
+// When obs carries images (obs.Images), a template is also rebuilt when an
+// image it names resolves to a digest its stamp does not carry, and a
+// build that needs an image that did not resolve is blocked (before, and
+// instead of, the cluster's unmet prerequisites: those were checked
+// against an image that is not known).
 func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 	p := plan.Plan{FormatVersion: plan.FormatVersion, DesiredSHA256: d.SHA256, PlannedAt: now.UTC()}
 	// Index only the guests a desired entry can be about: a cluster has
@@ -43,6 +49,9 @@ func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 	for _, t := range d.Templates {
 		named[t.VMID] = true
 		a := planOne(t, obs, byVMID, byName, now)
+		if obs.Images != nil {
+			a = withImages(a, t, obs.Images)
+		}
 		if unmet := obs.Unmet[t.Name]; a.Kind.Changes() && len(unmet) > 0 {
 			a = blockUnmet(a, unmet)
 		}
@@ -58,6 +67,7 @@ func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 		}
 		p.Actions = append(p.Actions, a)
 	}
+	p.Images = planImages(d, obs, p.Actions)
 	p.Unmanaged = unmanaged(d, obs.Guests, named)
 	return p
 }
@@ -65,10 +75,17 @@ func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 // blockUnmet turns a create or rebuild the cluster cannot carry out into a
 // blocked action: what is missing first, then why the build was wanted.
 func blockUnmet(a plan.Action, unmet []state.Unmet) plan.Action {
-	reasons := make([]plan.Reason, 0, len(unmet)+len(a.Reasons))
+	missing := make([]plan.Reason, 0, len(unmet))
 	for _, u := range unmet {
-		reasons = append(reasons, plan.Reason{Code: u.Code, Message: u.Message})
+		missing = append(missing, plan.Reason{Code: u.Code, Message: u.Message})
 	}
+	return blockWith(a, missing)
+}
+
+// blockWith blocks a create or rebuild: why first, then why the build was
+// wanted.
+func blockWith(a plan.Action, why []plan.Reason) plan.Action {
+	reasons := append(make([]plan.Reason, 0, len(why)+len(a.Reasons)), why...)
 	for _, r := range a.Reasons {
 		r.Message = fmt.Sprintf("wanted a %s: %s", a.Kind, r.Message)
 		reasons = append(reasons, r)
@@ -170,6 +187,9 @@ func planOne(t state.Template, obs state.Observed, byVMID map[int]state.Guest, b
 	default:
 		add(plan.ReasonInputsChanged, "inputs changed %s → %s (desired entry, Packer files, Packer or plugin version)", short(stamp.InputsHash), short(a.InputsHash))
 	}
+	if !adopted {
+		reasons = append(reasons, imageUpdated(t, stamp, obs.Images)...)
+	}
 	if hw := hardwareDrift(t, g); hw != "" {
 		add(plan.ReasonHardwareDrift, "changed outside templated: %s", hw)
 	}
@@ -231,6 +251,7 @@ func current(g state.Guest) *plan.Current {
 		c.Managed = true
 		c.Release = s.Release
 		c.InputsHash = s.InputsHash
+		c.Images = s.Images
 		if !s.BuiltAt.IsZero() {
 			at := s.BuiltAt
 			c.BuiltAt = &at

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -209,15 +210,7 @@ func TestPlanGolden(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := Plan(tc.desired, tc.obs, now)
-			var buf bytes.Buffer
-			if err := plan.WriteJSON(&buf, p); err != nil {
-				t.Fatal(err)
-			}
-			buf.WriteString("\n--- text ---\n")
-			if err := plan.WriteText(&buf, p, plan.TextOptions{Verbose: true}); err != nil {
-				t.Fatal(err)
-			}
-			golden(t, filepath.Join("testdata", "plan", tc.name+".golden"), buf.Bytes())
+			golden(t, filepath.Join("testdata", "plan", tc.name+".golden"), rendered(t, p, textView{"text", plan.TextOptions{Verbose: true}}))
 		})
 	}
 }
@@ -229,7 +222,8 @@ func TestPlanCoversEveryReason(t *testing.T) {
 		plan.ReasonMaxAge, plan.ReasonPatchDue, plan.ReasonUnknownBuild, plan.ReasonUpToDate, plan.ReasonPlainVM,
 		plan.ReasonContainer, plan.ReasonUnmanaged, plan.ReasonNameElsewhere, plan.ReasonDuplicateName,
 		plan.ReasonOtherName, plan.ReasonDowngrade, plan.ReasonSuspended, plan.ReasonHeld, plan.ReasonLinkedClones,
-		plan.ReasonLocked, plan.ReasonInputsUnknown, plan.ReasonStampUnreadable, plan.ReasonAdopted}
+		plan.ReasonLocked, plan.ReasonInputsUnknown, plan.ReasonStampUnreadable, plan.ReasonAdopted,
+		plan.ReasonImageUpdated, plan.ReasonImageUnresolved}
 	files, _ := filepath.Glob(filepath.Join("testdata", "plan", "*.golden"))
 	var all_ []byte
 	for _, f := range files {
@@ -258,6 +252,29 @@ func TestPlanIsDeterministicAndPure(t *testing.T) {
 	if obs.Guests[0].Tags == nil || len(d.Templates) != 2 {
 		t.Fatal("Plan modified its inputs")
 	}
+}
+
+// textView is one text rendering a golden file holds, under its heading.
+type textView struct {
+	heading string
+	opts    plan.TextOptions
+}
+
+// rendered is p as the golden files hold it: its JSON, then its text in
+// each view.
+func rendered(t *testing.T, p plan.Plan, views ...textView) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := plan.WriteJSON(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range views {
+		fmt.Fprintf(&buf, "\n--- %s ---\n", v.heading)
+		if err := plan.WriteText(&buf, p, v.opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
 }
 
 func golden(t *testing.T, path string, got []byte) {
