@@ -6,7 +6,7 @@ import (
 
 // FormatVersion is the version of the plan's JSON form (docs/plan-json.md).
 // A change that removes or renames a field bumps the major number.
-const FormatVersion = "1.0"
+const FormatVersion = "1.1"
 
 // Kind is what the plan will do about one desired template.
 type Kind string

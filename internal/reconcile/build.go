@@ -18,7 +18,7 @@ import (
 const cleanupTimeout = 2 * time.Minute
 
 // buildAndSwap runs one create or rebuild from start to end.
-func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.Template, a plan.Action) Result {
+func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.Template, a plan.Action, p prepared) Result {
 	start := e.now()
 	res := Result{Template: t.Name, Action: a.Kind, BuildID: e.newBuildID()}
 	log := e.log().WithFields(map[string]any{"template": t.Name, "build_id": res.BuildID})
@@ -46,7 +46,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 		return finish(op.Step, err)
 	}
 	rec := BuildRecord{Template: t, Action: a, BuildID: res.BuildID, StagingVMID: staging, InputsHash: a.InputsHash,
-		DesiredSHA256: d.SHA256, Started: start.UTC()}
+		DesiredSHA256: d.SHA256, Started: start.UTC(), Images: p.images}
 	ev, err := e.Recorder.BuildStarted(ctx, rec)
 	if err != nil {
 		_ = e.Journal.Done(t.Name)
@@ -90,6 +90,7 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 		Template: t, InputsHash: a.InputsHash, BuildID: res.BuildID, StagingVMID: staging,
 		StagingName: stagingName(t.Name, staging, res.BuildID), Description: fmt.Sprintf("templated staging build %s (installation %s)", res.BuildID, e.Installation),
 		LogPath: ev.LogPath(), ManifestPath: ev.ManifestPath(), Output: e.output(),
+		Images: p.images, Base: p.base,
 	})
 	timedOut := errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
@@ -111,7 +112,8 @@ func (e *Executor) buildAndSwap(ctx context.Context, d *state.Desired, t state.T
 		return fail(op.Step, err)
 	}
 	stamp := state.Stamp{Template: t.Name, Release: a.Release, InputsHash: a.InputsHash, BuiltAt: e.now().UTC(),
-		BuildID: res.BuildID, Commit: e.Commit, Role: state.RoleStaging, Installation: e.Installation, Plugin: br.PluginVersion}
+		BuildID: res.BuildID, Commit: e.Commit, Role: state.RoleStaging, Installation: e.Installation, Plugin: br.PluginVersion,
+		Images: p.checksums()}
 	if err := e.Cluster.SetMeta(ctx, t.Node, staging, stamp.Description(), stamp.Tags()); err != nil {
 		return fail(op.Step, fmt.Errorf("stamp staging VM %d: %w", staging, err))
 	}

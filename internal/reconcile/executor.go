@@ -63,6 +63,7 @@ type Executor struct {
 	mu       sync.Mutex
 	outMu    sync.Mutex   // serialises writes to Progress from parallel builds
 	reserved map[int]bool // staging and previous VMIDs taken by builds in flight
+	flights  map[string]*imageFlight
 	ranges   state.VMIDRanges
 }
 
@@ -147,6 +148,9 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 		return Report{}, errors.New("executor: cluster, builder, journal and recorder are required")
 	}
 	e.ranges = d.VMIDs
+	e.mu.Lock()
+	e.flights = nil // each run looks at the cluster afresh
+	e.mu.Unlock()
 	overall := make(chan struct{}, max(e.Parallel, 1))
 	perNode := map[string]chan struct{}{}
 	for _, a := range p.Actions {
@@ -178,7 +182,7 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 			case perNode[a.Node] <- struct{}{}:
 				select {
 				case overall <- struct{}{}:
-					res = e.buildGuarded(ctx, d, t, a)
+					res = e.prepareAndBuild(ctx, d, t, a)
 					<-overall
 				case <-ctx.Done():
 					res = Result{Template: a.Template, Action: a.Kind, Err: ctx.Err()}
@@ -193,8 +197,24 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 		}(a, t)
 	}
 	wg.Wait()
+	e.collectImages(ctx)
 	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Template < rep.Results[j].Template })
 	return rep, nil
+}
+
+// prepareAndBuild makes t's images present, then builds: a build whose
+// images cannot be made present fails before anything is allocated, so
+// the template at the reserved VMID stays as it is.
+func (e *Executor) prepareAndBuild(ctx context.Context, d *state.Desired, t state.Template, a plan.Action) Result {
+	start := e.now()
+	p, err := e.prepareImages(ctx, d, t, a)
+	if err != nil {
+		err = fmt.Errorf("prepare images: %w", err)
+		e.log().WithError(err).WithField("template", t.Name).Error("build not started")
+		e.progress(t.Name, journal.StepImages, start, "failed: %v", err)
+		return Result{Template: t.Name, Action: a.Kind, Err: err, Step: journal.StepImages, Duration: e.now().Sub(start)}
+	}
+	return e.buildGuarded(ctx, d, t, a, p)
 }
 
 // buildGuarded runs buildAndSwap and turns a panic into this template's
@@ -202,7 +222,7 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 // must not end the other builds in flight, nor the daemon. The journal
 // keeps the operation at the step it reached, as after a crash, so the
 // next run's recovery finishes or undoes it.
-func (e *Executor) buildGuarded(ctx context.Context, d *state.Desired, t state.Template, a plan.Action) (res Result) {
+func (e *Executor) buildGuarded(ctx context.Context, d *state.Desired, t state.Template, a plan.Action, p prepared) (res Result) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.log().WithFields(logrus.Fields{"template": t.Name, "panic": fmt.Sprint(r), "stack": string(debug.Stack())}).
@@ -213,7 +233,7 @@ func (e *Executor) buildGuarded(ctx context.Context, d *state.Desired, t state.T
 			}
 		}
 	}()
-	return e.buildAndSwap(ctx, d, t, a)
+	return e.buildAndSwap(ctx, d, t, a, p)
 }
 
 // pendingOp returns name's operation in the journal, if any.

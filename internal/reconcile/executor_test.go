@@ -31,10 +31,15 @@ type fakeBuilder struct {
 	delay   time.Duration
 	panics  string // the template whose build panics
 	onBuild func() // runs at the start of every build
+	mu      sync.Mutex
+	reqs    []BuildRequest // every request, in arrival order
 }
 
 func (b *fakeBuilder) Build(ctx context.Context, req BuildRequest) (BuildResult, error) {
 	b.builds.Add(1)
+	b.mu.Lock()
+	b.reqs = append(b.reqs, req)
+	b.mu.Unlock()
 	n := b.running.Add(1)
 	defer b.running.Add(-1)
 	for {

@@ -92,10 +92,21 @@ type BuildRecord struct {
 	Images []state.ResolvedImage
 }
 
+// Event kinds of the images a run makes present.
+const (
+	EventImageFetch = "image.fetch" // a node downloaded and verified an image
+	EventImageBase  = "image.base"  // a base VM was made from a cloud image
+)
+
 // Event is one recorded step or outcome.
 type Event struct {
-	Kind     string // "swap", "cleanup", "recover", "rollback", "adopt", "resume"
+	Kind     string // "swap", "cleanup", "recover", "rollback", "adopt", "resume", EventImage*
 	Template string
+	// Image and Node name the image and node of an image event.
+	Image string
+	Node  string
+	// Log is the PVE task's log of an image download, kept as evidence.
+	Log []string
 	BuildID  string
 	VMID     int
 	Step     journal.Step

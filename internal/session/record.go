@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -95,7 +96,30 @@ func (r *ledgerRecorder) buildEntry(kind ledger.Kind, b reconcile.BuildRecord) l
 		Desired: &ledger.Desired{File: r.desired, SHA256: b.DesiredSHA256, Entry: entry},
 		Release: b.Action.Release, InputsSHA256: b.InputsHash, Git: r.git, CI: &r.ci, Versions: &r.versions,
 		Proxmox:   &ledger.Proxmox{Node: b.Template.Node, ReservedVMID: b.Template.VMID, StagingVMID: b.StagingVMID},
-		StartedAt: b.Started.UTC().Format(time.RFC3339)}
+		StartedAt: b.Started.UTC().Format(time.RFC3339), Images: ledgerImages(b.Images)}
+}
+
+// ledgerImages describes the images a build started from for the ledger
+// and the provenance: upstream URL without credentials, digest, volume.
+func ledgerImages(rs []state.ResolvedImage) []ledger.Image {
+	var out []ledger.Image
+	for _, r := range rs {
+		out = append(out, ledger.Image{Name: r.Name, URI: safeURL(r.URL), File: r.File,
+			Digest: map[string]string{r.Algorithm(): r.Digest()}, Volume: r.VolumeID(), ChecksumURL: safeURL(r.SumsURL)})
+	}
+	return out
+}
+
+// safeURL is raw without user info and query ("" stays "").
+func safeURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return redact.URL(u)
 }
 
 func firstReason(a plan.Action) string {
@@ -130,17 +154,37 @@ func (r *ledgerRecorder) Event(ctx context.Context, ev reconcile.Event) error {
 	}
 	e := ledger.Entry{Kind: ledger.Kind(ev.Kind), Template: ev.Template, BuildID: ev.BuildID, Step: string(ev.Step),
 		Result: ev.Result, Error: redact.Bound(ev.Error, redact.MaxErrorText)}
-	if ev.Detail != "" || ev.VMID != 0 {
-		e.Detail = map[string]string{}
-		if ev.Detail != "" {
-			e.Detail["detail"] = ev.Detail
+	e.Detail = map[string]string{}
+	for k, v := range map[string]string{"detail": ev.Detail, "image": ev.Image, "node": ev.Node} {
+		if v != "" {
+			e.Detail[k] = redact.Bound(v, redact.MaxErrorText)
 		}
-		if ev.VMID != 0 {
-			e.Detail["vmid"] = fmt.Sprint(ev.VMID)
-		}
+	}
+	if ev.VMID != 0 {
+		e.Detail["vmid"] = fmt.Sprint(ev.VMID)
+	}
+	if len(ev.Log) > 0 {
+		// The node's task log is the download's evidence: what it fetched,
+		// from where, and what the checksum check said.
+		e.Detail["task_log"] = taskLog(ev.Log)
+	}
+	if len(e.Detail) == 0 {
+		e.Detail = nil
 	}
 	_, err := r.l.Append(ctx, e)
 	return err
+}
+
+// maxTaskLog bounds the task log kept in a ledger entry: its head and
+// tail, where a download's source, size and verdict are.
+const maxTaskLog = 16 << 10
+
+func taskLog(lines []string) string {
+	s := strings.Join(lines, "\n")
+	if len(s) <= maxTaskLog {
+		return s
+	}
+	return s[:maxTaskLog/2] + "\n[… " + fmt.Sprint(len(s)-maxTaskLog) + " bytes left out …]\n" + s[len(s)-maxTaskLog/2:]
 }
 
 // evidence is one build's open evidence folder.
@@ -156,7 +200,7 @@ func (e *evidence) Finish(ctx context.Context, b reconcile.BuildRecord, buildErr
 	base := e.r.buildEntry(ledger.KindBuildFinished, b)
 	info := ledger.BuildInfo{Result: b.Result, Reason: base.Reason, Desired: base.Desired, Release: base.Release,
 		InputsSHA256: b.InputsHash, Git: e.r.git, CI: &e.r.ci, Versions: &e.r.versions, Proxmox: base.Proxmox,
-		StartedAt: b.Started, FinishedAt: b.Finished}
+		StartedAt: b.Started, FinishedAt: b.Finished, Images: base.Images}
 	if buildErr != nil {
 		info.Error = redact.Bound(buildErr.Error(), redact.MaxErrorText)
 	}
