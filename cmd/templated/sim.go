@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"templated/internal/atomicfile"
+	"templated/internal/mirror"
 	"templated/internal/pvesim"
 )
 
@@ -24,6 +25,8 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 	taskDuration := fs.Duration("task-duration", pvesim.DefaultTaskDuration, "how long simulated tasks run (0: end right after the first poll)")
 	authDelay := fs.Duration("auth-fail-delay", 0, "delay 401 answers like PVE (3s)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	withMirror := fs.Bool("mirror", false, "also serve the vendors' image and checksum-file URLs of the default desired file from a loopback mirror; its TEMPLATED_IMAGE_MIRRORS value is printed and written to --env-file")
+	pinDesired := fs.String("mirror-desired", "", "with --mirror, rewrite the pinned image checksums of this desired `file` (in place; use a copy) to the mirror's bytes")
 	tokenFile := fs.String("token-file", "", "API tokens to accept, one `ID=SECRET` a line (also $TEMPLATED_SIM_TOKENS; default: root@pam!templated with a random secret)")
 	var faults multiFlag
 	fs.Var(&faults, "fault", "inject a fault: [METHOD] [PATH] [vmid=N] [skip=N] [count=N] [status=N message=\"...\"] [task-exit=\"...\"] [task-hang] [latency=D] [drop], e.g. 'POST /nodes/*/qemu/*/clone status=500 message=\"x\" count=1' (repeatable)")
@@ -61,8 +64,20 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer srv.Close()
 	srv.WriteInfo(env.Stdout)
+	dotEnv := srv.DotEnv()
+	if *withMirror {
+		m, err := startMirror(*pinDesired, log)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		fmt.Fprintf(env.Stdout, "\nimage mirror: %s\nTEMPLATED_IMAGE_MIRRORS=%s\n", m.URL(), m.Mirrors())
+		dotEnv += "\n# The vendors' image URLs, served from loopback by `templated sim --mirror`.\nTEMPLATED_IMAGE_MIRRORS=" + m.Mirrors() + "\n"
+	} else if *pinDesired != "" {
+		return &usageError{msg: "sim: --mirror-desired needs --mirror"}
+	}
 	if *envFile != "" {
-		if err := atomicfile.WriteFile(*envFile, []byte(srv.DotEnv()), 0o600); err != nil {
+		if err := atomicfile.WriteFile(*envFile, []byte(dotEnv), 0o600); err != nil {
 			return fmt.Errorf("write env file: %w", err)
 		}
 		fmt.Fprintf(env.Stdout, "\nwrote %s\n", *envFile)
@@ -72,4 +87,25 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("stop simulator: %w", err)
 	}
 	return nil
+}
+
+// startMirror starts the loopback image mirror and, when desired is set,
+// pins that desired file's fixed checksums to the mirror's bytes.
+func startMirror(desired string, log logrus.FieldLogger) (*mirror.Server, error) {
+	m, err := mirror.Start(mirror.Options{Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("start image mirror: %w", err)
+	}
+	if desired == "" {
+		return m, nil
+	}
+	b, err := os.ReadFile(desired)
+	if err == nil {
+		err = atomicfile.WriteFile(desired, mirror.PinDesired(b, m.PinnedChecksums()), 0o644)
+	}
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("pin %s to the mirror: %w", desired, err)
+	}
+	return m, nil
 }
