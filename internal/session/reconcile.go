@@ -65,7 +65,7 @@ func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options)
 		return res, err
 	}
 	if len(pending) == 0 {
-		p, err := observe(ctx, r.cluster, d, r.inputs, r.plugin, r.set)
+		p, _, err := observe(ctx, r.cluster, sess.images, d, r.inputs, r.plugin, r.set)
 		if err != nil {
 			return res, err
 		}
@@ -81,7 +81,7 @@ func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options)
 		}
 	}
 	err = sess.actWith(ctx, r, d, o, func(ctx context.Context, r *run) error {
-		p, err := observe(ctx, r.cluster, d, r.inputs, r.plugin, r.set)
+		p, _, err := observe(ctx, r.cluster, sess.images, d, r.inputs, r.plugin, r.set)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"templated/internal/image"
 	"templated/internal/journal"
 	"templated/internal/ledger"
 	"templated/internal/plan"
@@ -30,6 +31,10 @@ type Session struct {
 	// stamped on everything the session creates.
 	installation string
 
+	// images fetches the vendors' checksum files; one for the session's
+	// life (Reload keeps it), so that the daemon's runs share its cache.
+	images *image.Fetcher
+
 	mu      sync.Mutex
 	cluster reconcile.Cluster
 	tools   Tools
@@ -37,15 +42,18 @@ type Session struct {
 	ledErr  error          // why led is nil
 }
 
-// OpenReader connects to the cluster to plan; it locks and writes
-// nothing.
+// OpenReader connects to the cluster to plan; it locks nothing and
+// writes nothing but the cache of the vendors' checksum files.
 func OpenReader(s Settings) (*Session, error) {
-	s = s.withDefaults()
+	s, err := s.withDefaults().withMirrors()
+	if err != nil {
+		return nil, err
+	}
 	cl, err := s.connect()
 	if err != nil {
 		return nil, err
 	}
-	return &Session{set: s, cluster: cl, tools: s.tools(cl)}, nil
+	return &Session{set: s, cluster: cl, tools: s.tools(cl), images: s.fetcher()}, nil
 }
 
 // Open connects to the cluster, takes the state directory's lock (failing
@@ -104,13 +112,18 @@ func OpenLedger(ctx context.Context, s Settings) (*ledger.Ledger, error) {
 	return led, nil
 }
 
-// Reload re-reads the connection from s and reopens the ledger, keeping
-// the state lock. Settings that do not connect leave what was in force.
+// Reload re-reads the connection and the image mirrors from s and
+// reopens the ledger, keeping the state lock and the checksum files'
+// fetcher (and so its interval). Settings that do not connect leave what
+// was in force.
 // The ledger is closed before it is reopened (it holds the writer lock);
 // if reopening fails, Reconcile fails until a Reload succeeds, so nothing
 // is built unrecorded.
 func (sess *Session) Reload(ctx context.Context, s Settings) error {
-	s = s.withDefaults()
+	s, err := s.withDefaults().withMirrors()
+	if err != nil {
+		return fmt.Errorf("reload settings: %w", err)
+	}
 	s.StateDir = sess.set.StateDir
 	cl, err := s.connect()
 	if err != nil {
@@ -215,31 +228,36 @@ func (sess *Session) Plan(ctx context.Context, d *state.Desired) (plan.Plan, err
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return observe(ctx, cluster, d, inputs, tc.Plugin, set)
+	p, _, err := observe(ctx, cluster, sess.images, d, inputs, tc.Plugin, set)
+	return p, err
 }
 
-// observe reads the cluster and the holds and plans; plugin is the
+// observe reads the cluster and the holds, resolves the desired images
+// (through images, while the cluster is read) and plans; plugin is the
 // installed Proxmox plugin's version, which the planner compares with the
 // one a template was built with. When the plan would build, what those
 // builds need from the cluster is checked, and a build that cannot work
 // is blocked instead (unmet): a plan over an unchanged fleet still makes
-// one request.
-func observe(ctx context.Context, cluster reconcile.Cluster, d *state.Desired, inputs map[string]string, plugin string, set Settings) (plan.Plan, error) {
+// one request to the cluster, and none to the vendors within the
+// settings' ImageInterval. It returns what it observed with the plan.
+func observe(ctx context.Context, cluster reconcile.Cluster, images *image.Fetcher, d *state.Desired, inputs map[string]string, plugin string, set Settings) (plan.Plan, state.Observed, error) {
 	holds, err := Holds(set.StateDir)
 	if err != nil {
-		return plan.Plan{}, err
+		return plan.Plan{}, state.Observed{}, err
 	}
+	resolved := make(chan map[string]state.ResolvedImage, 1)
+	go func() { resolved <- resolveImages(ctx, images, d, set.ImageMirrors) }()
 	now := time.Now()
 	obs, err := reconcile.Observe(ctx, cluster, d, inputs, holds, now)
 	if err != nil {
-		return plan.Plan{}, err
+		return plan.Plan{}, state.Observed{}, err
 	}
-	obs.Plugin = plugin
+	obs.Plugin, obs.Images = plugin, <-resolved
 	p := reconcile.Plan(d, obs, now)
 	if p.HasChanges() {
 		if obs.Unmet = unmet(ctx, cluster, d, p, obs.Guests, packerRoot(d, set), set.Log); len(obs.Unmet) > 0 {
 			p = reconcile.Plan(d, obs, now)
 		}
 	}
-	return p, nil
+	return p, obs, nil
 }

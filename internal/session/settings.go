@@ -11,6 +11,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"templated/internal/builder"
+	"templated/internal/image"
+	"templated/internal/mirror"
 	"templated/internal/packer"
 	"templated/internal/proxmox"
 	"templated/internal/reconcile"
@@ -54,7 +56,16 @@ type Settings struct {
 	leasePoll time.Duration
 	// Version is templated's own version, for the evidence.
 	Version string
-	// Getenv reads the environment (CI detection, the key's default place).
+	// ImageMirrors send the images' and their checksum files' URLs to
+	// mirrors (mirror.Rewrite); nil reads them from TEMPLATED_IMAGE_MIRRORS
+	// through Getenv when the session opens (mirror.ParseMirrors).
+	ImageMirrors []mirror.Mapping
+	// ImageInterval is how long a vendor's checksum file is used without
+	// asking its server again (default image.DefaultMinInterval; negative
+	// asks every time). The files are cached in <StateDir>/image-cache.
+	ImageInterval time.Duration
+	// Getenv reads the environment (CI detection, the key's default place,
+	// TEMPLATED_IMAGE_MIRRORS).
 	Getenv func(string) string
 	// Log receives the session's logs (nil: discarded).
 	Log logrus.FieldLogger
@@ -92,6 +103,9 @@ func (s Settings) withDefaults() Settings {
 	if s.Getenv == nil {
 		s.Getenv = func(string) string { return "" }
 	}
+	if s.ImageInterval == 0 {
+		s.ImageInterval = image.DefaultMinInterval
+	}
 	if s.Log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
@@ -107,6 +121,40 @@ func packerRoot(d *state.Desired, set Settings) string {
 		return d.PackerRoot
 	}
 	return set.PackerRoot
+}
+
+// EnvImageMirrors names the variable that maps the vendors' download
+// sites to mirrors (an air-gapped site's, or the loopback stand-in's).
+const EnvImageMirrors = "TEMPLATED_IMAGE_MIRRORS"
+
+// imageCacheDir is where, under the state directory, the vendors'
+// checksum files are cached.
+const imageCacheDir = "image-cache"
+
+// withMirrors reads ImageMirrors from TEMPLATED_IMAGE_MIRRORS unless they
+// were given; a malformed value is an error naming the variable.
+func (s Settings) withMirrors() (Settings, error) {
+	if s.ImageMirrors != nil {
+		return s, nil
+	}
+	ms, err := mirror.ParseMirrors(s.Getenv(EnvImageMirrors))
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", EnvImageMirrors, err)
+	}
+	s.ImageMirrors = ms
+	return s, nil
+}
+
+// fetcher is the checksum file fetcher a session keeps for its life, so
+// that its memory cache serves every run (without a state directory it
+// keeps nothing on disk). Its client takes proxies from the process's
+// environment (image.DefaultClient).
+func (s Settings) fetcher() *image.Fetcher {
+	f := &image.Fetcher{MinInterval: s.ImageInterval, Log: s.Log}
+	if s.StateDir != "" {
+		f.CacheDir = filepath.Join(s.StateDir, imageCacheDir)
+	}
+	return f
 }
 
 // connect returns the cluster: Settings.Cluster, or a client for Conn.
