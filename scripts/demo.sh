@@ -16,14 +16,28 @@ export TEMPLATED_ENV_FILE="$work/.env" TEMPLATED_STATE_DIR="$work/state" \
   TEMPLATED_COMMUNICATOR=none
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-step "Starting the Proxmox VE simulator (HTTPS on loopback, demo seed examples/demo-seed.yaml)"
+# The desired file and the Packer workspace, as a git checkout of their own:
+# the sim below pins the copy's fixed image checksums to its mirror's bytes,
+# and the evidence names the copy's commit.
+mkdir -p "$work/repo"
+cp -r desired packer "$work/repo/"
+export TEMPLATED_DESIRED="$work/repo/desired/templates.yaml"
+
+step "Starting the Proxmox VE simulator (HTTPS on loopback, demo seed examples/demo-seed.yaml: no ISOs, no base VMs) and the vendors' image sites (a loopback mirror)"
 "$tpl" sim --listen 127.0.0.1:0 --seed examples/demo-seed.yaml --task-duration 200ms \
+  --mirror --mirror-desired "$TEMPLATED_DESIRED" \
   --env-file "$TEMPLATED_ENV_FILE" --ca-file "$work/pve-ca.pem" >"$work/sim.log" 2>&1 &
 sim=$!
 trap 'kill $sim 2>/dev/null; wait $sim 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$TEMPLATED_ENV_FILE" ] && break; sleep 0.05; done
 [ -s "$TEMPLATED_ENV_FILE" ] || { cat "$work/sim.log"; exit 1; }
 grep -E '^PROXMOX_(URL|TOKEN_ID|NODE)=' "$TEMPLATED_ENV_FILE"
+mirrors=$(sed -n 's/^TEMPLATED_IMAGE_MIRRORS=//p' "$TEMPLATED_ENV_FILE")
+export TEMPLATED_IMAGE_MIRRORS="$mirrors"
+echo "TEMPLATED_IMAGE_MIRRORS=$mirrors"
+git -C "$work/repo" init -q
+git -C "$work/repo" add -A
+git -C "$work/repo" -c user.name=templated-demo -c user.email=demo@localhost commit -qm "desired state for the demo"
 
 step "templated ledger init (signing key outside the evidence tree)"
 "$tpl" ledger init --dir "$TEMPLATED_EVIDENCE_DIR" --key "$TEMPLATED_LEDGER_KEY"
@@ -35,7 +49,7 @@ rc=$?
 set -e
 echo "(plan exit code $rc: 2 means changes)"
 
-step "templated apply: build each at a staging VMID with real Packer, verify, swap in"
+step "templated apply: Proxmox downloads and verifies each image, templated makes the base VMs, then builds each template at a staging VMID with real Packer, verifies it and swaps it in"
 "$tpl" apply --auto-approve --parallel 4
 
 step "templated plan again: nothing left to do"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"templated/internal/mirror"
 	"templated/internal/packer"
 	"templated/internal/plan"
 	"templated/internal/proxmox"
@@ -110,6 +111,28 @@ func (c *common) connection() (proxmox.Config, error) {
 	return proxmox.LoadConfig(c.envFile, c.env.Getenv)
 }
 
+// imageMirrors reads TEMPLATED_IMAGE_MIRRORS from the environment, or else
+// from the env file (where `templated sim --mirror` writes it); an error
+// names the file and line it came from. Unset gives no mirrors.
+func (c *common) imageMirrors() ([]mirror.Mapping, error) {
+	v, where := c.env.Getenv(session.EnvImageMirrors), session.EnvImageMirrors
+	if v == "" && c.envFile != "" {
+		file, lines, err := proxmox.ReadEnvFile(c.envFile)
+		if err != nil {
+			return nil, err
+		}
+		v, where = file[session.EnvImageMirrors], fmt.Sprintf("%s:%d: %s", c.envFile, lines[session.EnvImageMirrors], session.EnvImageMirrors)
+	}
+	ms, err := mirror.ParseMirrors(v)
+	if err != nil {
+		return nil, &usageError{msg: fmt.Sprintf("%s: %v", where, err)}
+	}
+	if ms == nil {
+		ms = []mirror.Mapping{}
+	}
+	return ms, nil
+}
+
 // settings turns the flags into a session's settings.
 func (c *common) settings() (session.Settings, error) {
 	log, err := c.logger()
@@ -123,9 +146,13 @@ func (c *common) settings() (session.Settings, error) {
 	if err := c.secrets.Add("PROXMOX_TOKEN_SECRET", conn.TokenSecret.Reveal()); err != nil {
 		return session.Settings{}, err
 	}
+	mirrors, err := c.imageMirrors()
+	if err != nil {
+		return session.Settings{}, err
+	}
 	return session.Settings{DesiredPath: c.desired, StateDir: c.stateDir, EvidenceDir: c.evidence,
 		Conn: conn, PackerBinary: c.packerBin, KillGrace: c.killGrace, Version: version,
-		Getenv: c.env.Getenv, Log: log}, nil
+		ImageMirrors: mirrors, Getenv: c.env.Getenv, Log: log}, nil
 }
 
 // plan loads the desired state (narrowed to only, when set), observes

@@ -270,7 +270,8 @@ func TestObserveResolvesImages(t *testing.T) {
 	h := newHarness(t)
 	env := map[string]string{EnvImageMirrors: srv.Mirrors()}
 	h.set.Getenv = func(k string) string { return env[k] }
-	h.d.Images = append(h.d.Images, nobleImage())
+	h.set.ImageMirrors = nil // read from the variable
+	h.d.Images = []state.Image{nobleImage()}
 	sess, err := OpenReader(h.set)
 	if err != nil {
 		t.Fatal(err)

@@ -197,5 +197,15 @@ func simWorld(t *testing.T, seed *pvesim.Seed) (*pvesim.Server, *state.Desired) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sim, d
+	return sim, withoutImages(d)
+}
+
+// withoutImages is d as it was before images were declared: every
+// template builds from what its var file names (ISOs, base VMs).
+func withoutImages(d *state.Desired) *state.Desired {
+	d.Images = nil
+	for i := range d.Templates {
+		d.Templates[i].Image, d.Templates[i].ExtraImages = "", nil
+	}
+	return d
 }

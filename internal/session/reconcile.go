@@ -81,11 +81,13 @@ func (sess *Session) Reconcile(ctx context.Context, d *state.Desired, o Options)
 		}
 	}
 	err = sess.actWith(ctx, r, d, o, func(ctx context.Context, r *run) error {
-		p, _, err := observe(ctx, r.cluster, sess.images, d, r.inputs, r.plugin, r.set)
+		p, obs, err := observe(ctx, r.cluster, sess.images, d, r.inputs, r.plugin, r.set)
 		if err != nil {
 			return err
 		}
 		res = Result{Observed: true, Plan: p}
+		// The executor makes present exactly what the plan showed.
+		r.exec.Resolved = obs.Images
 		if o.Observed != nil {
 			o.Observed(p)
 		}
@@ -198,7 +200,7 @@ func (sess *Session) wire(ctx context.Context, d *state.Desired, progress io.Wri
 	rec := newLedgerRecorder(ctx, led, set.DesiredPath, d, ledger.Versions{Templated: set.Version, Packer: tc.Packer, Plugins: plugins}, set.Getenv)
 	exec := &reconcile.Executor{Cluster: r.cluster, Builder: r.tools.Builder(tc.Packer, root), Recorder: rec, Journal: sess.journal,
 		Log: set.Log, Progress: progress, Parallel: set.Parallel, PerNode: set.PerNode, KeepFailed: set.KeepFailed,
-		Commit: rec.commit(), Installation: sess.installation, LeaseVMID: d.VMIDs.Staging.Last}
+		Commit: rec.commit(), Installation: sess.installation, LeaseVMID: d.VMIDs.Staging.Last, Images: newImageStore(r.cluster)}
 	return inputs, rec, exec, nil
 }
 

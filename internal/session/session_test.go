@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"templated/internal/daemon"
 	"templated/internal/journal"
 	"templated/internal/lease"
+	"templated/internal/mirror"
 	"templated/internal/ledger"
 	"templated/internal/plan"
 	"templated/internal/proxmox"
@@ -72,10 +74,23 @@ func (f *fakeTools) built() []string {
 }
 
 type harness struct {
-	c     *proxmoxfake.Cluster
-	tools *fakeTools
-	set   Settings
-	d     *state.Desired
+	c       *proxmoxfake.Cluster
+	tools   *fakeTools
+	set     Settings
+	d       *state.Desired
+	mirror  *mirror.Server
+	mirrors []mirror.Mapping
+}
+
+// pinImages gives d's pinned images the checksums of m's bytes (the
+// vendors' cannot match them).
+func pinImages(d *state.Desired, m *mirror.Server) {
+	pins := m.PinnedChecksums()
+	for i, im := range d.Images {
+		if c, ok := pins[im.URL]; ok && im.Checksum != "" {
+			d.Images[i].Checksum = c
+		}
+	}
 }
 
 func newHarness(t *testing.T) *harness {
@@ -88,6 +103,10 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.d = d
+	// The vendors' sites on loopback: the desired images resolve and
+	// download from there, pinned checksums pinned to its bytes.
+	h.mirror, h.mirrors = startImageMirror(t)
+	pinImages(h.d, h.mirror)
 	// The base VMs the clone builds start from, as an operator made them.
 	for i, name := range []string{"base-ubuntu-22.04", "base-ubuntu-24.04", "base-rocky-9"} {
 		if err := h.c.Add(proxmoxfake.VM{VMID: 8000 + i, Node: "pve1", Name: name, Template: true}); err != nil {
@@ -99,7 +118,8 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.set = Settings{DesiredPath: repoDesired, StateDir: filepath.Join(base, "state"), EvidenceDir: evidence,
-		LedgerKey: key, Parallel: 4, Version: "test", Cluster: h.c, Tools: h.tools}
+		LedgerKey: key, Parallel: 4, Version: "test", Cluster: h.c, Tools: h.tools,
+		ImageMirrors: h.mirrors, ImageClient: &http.Client{Transport: loopbackOnly{http.DefaultTransport}}}
 	return h
 }
 
@@ -443,6 +463,7 @@ func TestPluginUpgradeRebuilds(t *testing.T) {
 // on.
 func TestMissingCloneSourceBlocks(t *testing.T) {
 	h := newHarness(t)
+	withoutImages(h.d) // the var files' base VMs
 	if err := h.c.Delete(context.Background(), "pve1", 8002); err != nil { // base-rocky-9
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"io"
 	"path/filepath"
 	"time"
@@ -64,6 +65,10 @@ type Settings struct {
 	// asking its server again (default image.DefaultMinInterval; negative
 	// asks every time). The files are cached in <StateDir>/image-cache.
 	ImageInterval time.Duration
+	// ImageClient fetches the checksum files (nil: image.DefaultClient,
+	// which takes proxies from the environment); tests give one that
+	// refuses anything off loopback.
+	ImageClient *http.Client
 	// Getenv reads the environment (CI detection, the key's default place,
 	// TEMPLATED_IMAGE_MIRRORS).
 	Getenv func(string) string
@@ -150,7 +155,7 @@ func (s Settings) withMirrors() (Settings, error) {
 // keeps nothing on disk). Its client takes proxies from the process's
 // environment (image.DefaultClient).
 func (s Settings) fetcher() *image.Fetcher {
-	f := &image.Fetcher{MinInterval: s.ImageInterval, Log: s.Log}
+	f := &image.Fetcher{Client: s.ImageClient, MinInterval: s.ImageInterval, Log: s.Log}
 	if s.StateDir != "" {
 		f.CacheDir = filepath.Join(s.StateDir, imageCacheDir)
 	}
