@@ -61,6 +61,14 @@ func (f *fakeTools) Build(_ context.Context, req reconcile.BuildRequest) (reconc
 		return reconcile.BuildResult{}, err
 	}
 	t := req.Template
+	if req.ManifestPath != "" {
+		// What Packer's manifest post-processor leaves: the evidence's
+		// subject (and so the provenance) needs one.
+		m := fmt.Sprintf(`{"builds":[{"name":%q,"builder_type":"proxmox-clone","artifact_id":"%d"}]}`, t.Name, req.StagingVMID)
+		if err := os.WriteFile(req.ManifestPath, []byte(m), 0o600); err != nil {
+			return reconcile.BuildResult{}, err
+		}
+	}
 	err = f.c.Add(proxmoxfake.VM{VMID: req.StagingVMID, Node: t.Node, Name: req.StagingName, Template: true,
 		Cores: t.Cores, Sockets: 1, MemoryMiB: t.MemoryMiB, Agent: true, CloudInit: true, Description: req.Description,
 		Disks: []state.Disk{{Key: "scsi0", Volume: fmt.Sprintf("local-lvm:base-%d-disk-0", req.StagingVMID), SizeGB: float64(t.DiskGB)}}})
