@@ -60,9 +60,13 @@ func cloneCheck(s *Snapshot) Result {
 		return fail(id, name, "GET /cluster/resources failed: "+p.Msg, "grant VM.Audit on /vms to the token (docs/permissions.md)")
 	}
 	ids := cloneVMIDs(s)
-	var lack, found, notTpl []string
+	var lack, found, notTpl, made []string
 	for _, t := range s.Templates {
 		if t.Build != "clone" || t.VarErr != "" {
+			continue
+		}
+		if t.CloneVM == "" && len(t.Images) > 0 {
+			made = append(made, t.Name)
 			continue
 		}
 		want := t.CloneVM
@@ -84,6 +88,8 @@ func cloneCheck(s *Snapshot) Result {
 			"make the base VM from the distribution's cloud image (`qm create`, `qm importdisk`, `qm template`; packer/README.md), grant the token VM.Audit on it, or set clone_vm in the var file to a VM that exists", lack...)
 	case len(notTpl) > 0:
 		return warn(id, name, strings.Join(notTpl, "; "), "convert it to a template (`qm template VMID`): clones of a running VM copy its live disks")
+	case len(found) == 0 && len(made) > 0:
+		return pass(id, name, "templated makes the base VMs of "+strings.Join(made, ", ")+" from their images")
 	case len(found) == 0:
 		return pass(id, name, "no clone builds")
 	}

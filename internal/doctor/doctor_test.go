@@ -79,6 +79,12 @@ func newWorld(t testing.TB, seedPath string, edit func(*pvesim.Seed)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The var files' world: ISOs and base VMs named by the var files
+	// (TestDoctorImages keeps the desired images).
+	d.Images = nil
+	for i := range d.Templates {
+		d.Templates[i].Image, d.Templates[i].ExtraImages = "", nil
+	}
 	w := &world{t: t, sim: srv, dir: t.TempDir(), desire: d}
 	key := filepath.Join(w.dir, "keys", "ledger.key")
 	if err := os.MkdirAll(filepath.Dir(key), 0o700); err != nil {

@@ -24,9 +24,26 @@ func templateNeeds(root string, t state.Template, images []state.Image) Template
 		out.VarErr = err.Error()
 		return out
 	}
-	out.ISOs, out.CloneVM, out.Bridge = n.ISOs, n.CloneVM, n.Bridge
-	if t.Build == state.BuildClone && n.CloneVM == "" {
+	out.ISOs, out.CloneVM, out.Bridge = varFileISOs(t, n.ISOs), n.CloneVM, n.Bridge
+	if t.Image != "" && t.Build == state.BuildClone {
+		out.CloneVM = "" // templated makes the base VM from the image
+	}
+	if t.Build == state.BuildClone && n.CloneVM == "" && t.Image == "" {
 		out.VarErr = fmt.Sprintf("%s sets no clone_vm, which clone builds need", t.VarFile)
+	}
+	return out
+}
+
+// varFileISOs are the ISOs of isos (the var file's installer, then its
+// extra ISOs) that t still takes from its var file: a desired image
+// replaces the installer, extra images the extra ISOs, and templated
+// downloads those itself.
+func varFileISOs(t state.Template, isos []string) []string {
+	var out []string
+	for i, iso := range isos {
+		if (i == 0 && t.Image == "") || (i > 0 && len(t.ExtraImages) == 0) {
+			out = append(out, iso)
+		}
 	}
 	return out
 }
