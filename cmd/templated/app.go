@@ -133,6 +133,27 @@ func (c *common) imageMirrors() ([]mirror.Mapping, error) {
 	return ms, nil
 }
 
+// envImageInterval names how long a vendor's checksum file is used before
+// its server is asked again (a Go duration; 0 asks on every run).
+const envImageInterval = "TEMPLATED_IMAGE_INTERVAL"
+
+// imageInterval reads TEMPLATED_IMAGE_INTERVAL (unset: the session's
+// default, an hour).
+func (c *common) imageInterval() (time.Duration, error) {
+	v := c.env.Getenv(envImageInterval)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, &usageError{msg: fmt.Sprintf("%s=%q: want a duration such as 1h (0 asks the vendors on every run)", envImageInterval, v)}
+	}
+	if d == 0 {
+		return -1, nil // the fetcher's "revalidate every time"
+	}
+	return d, nil
+}
+
 // settings turns the flags into a session's settings.
 func (c *common) settings() (session.Settings, error) {
 	log, err := c.logger()
@@ -150,9 +171,13 @@ func (c *common) settings() (session.Settings, error) {
 	if err != nil {
 		return session.Settings{}, err
 	}
+	interval, err := c.imageInterval()
+	if err != nil {
+		return session.Settings{}, err
+	}
 	return session.Settings{DesiredPath: c.desired, StateDir: c.stateDir, EvidenceDir: c.evidence,
 		Conn: conn, PackerBinary: c.packerBin, KillGrace: c.killGrace, Version: version,
-		ImageMirrors: mirrors, Getenv: c.env.Getenv, Log: log}, nil
+		ImageMirrors: mirrors, ImageInterval: interval, Getenv: c.env.Getenv, Log: log}, nil
 }
 
 // plan loads the desired state (narrowed to only, when set), observes

@@ -169,8 +169,9 @@ func TestApplyFaultsE2E(t *testing.T) {
 	t.Run("Packer exits non-zero: base clone task fails", func(t *testing.T) {
 		t.Parallel()
 		e, old := staleWorld(t, pvesim.Options{})
-		// tpl-ubuntu-22.04 clones base-ubuntu-22.04 (8000).
-		e.fault(pvesim.Fault{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: 8000, TaskExit: "clone failed: storage 'local-lvm' is full"})
+		// tpl-ubuntu-22.04 clones the base VM templated made from its
+		// cloud image at the first VMID of vmids.bases (9800).
+		e.fault(pvesim.Fault{Method: "POST", Path: "/nodes/*/qemu/*/clone", VMID: 9800, TaskExit: "clone failed: storage 'local-lvm' is full"})
 		r := e.apply(1)
 		if !strings.Contains(r.stdout, "failed at building") || !strings.Contains(r.stdout, "storage 'local-lvm' is full") {
 			t.Errorf("the failure and Packer's error should be shown:\n%s", r.stdout)
@@ -210,7 +211,7 @@ func TestApplyFaultsE2E(t *testing.T) {
 		p := e.start("apply", "--auto-approve")
 		// Once Packer has cloned the base VM, every request gets 401.
 		deadline := time.Now().Add(2 * time.Minute)
-		for !e.sawRequest("POST", "/nodes/pve1/qemu/8000/clone") {
+		for !e.sawRequest("POST", "/nodes/pve1/qemu/9800/clone") { // the base VM made from the image
 			if p.exited() || time.Now().After(deadline) {
 				t.Fatalf("Packer never cloned the base VM:\n%s", p.wait(t))
 			}

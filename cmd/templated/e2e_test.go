@@ -20,6 +20,8 @@ import (
 
 	goversion "github.com/hashicorp/go-version"
 
+	"templated/internal/image"
+	"templated/internal/mirror"
 	"templated/internal/packertest"
 	"templated/internal/pvesim"
 	"templated/internal/state"
@@ -67,6 +69,9 @@ type e2e struct {
 	// plugin is the Proxmox plugin templated finds: the one in .tools with
 	// the real Packer, none with the stub (it lists no plugins).
 	plugin string
+	// mirror serves the vendors' image and checksum-file URLs on
+	// loopback; the copy's pinned checksums are its bytes'.
+	mirror *mirror.Server
 }
 
 // newE2E copies desired/ and packer/, starts a simulator over HTTPS and
@@ -81,6 +86,13 @@ func newE2E(t testing.TB, realPacker bool, opts pvesim.Options) *e2e {
 			t.Fatal(err)
 		}
 	}
+	m, err := mirror.Start(mirror.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	e.mirror = m
+	e.edit("desired/templates.yaml", func(s string) string { return string(mirror.PinDesired([]byte(s), m.PinnedChecksums())) })
 	if opts.TaskDuration == 0 {
 		opts.TaskDuration = 50 * time.Millisecond
 	}
@@ -118,8 +130,41 @@ func newE2E(t testing.TB, realPacker bool, opts pvesim.Options) *e2e {
 		"TEMPLATED_COMMUNICATOR=none",
 		"PACKER_PLUGIN_PATH=" + filepath.Join(toolsDir(t), "plugins"),
 		"CHECKPOINT_DISABLE=1",
+		"TEMPLATED_IMAGE_MIRRORS=" + m.Mirrors(),
 	}
 	return e
+}
+
+// imageChecksums are the checksums t's images resolve to now (through
+// the mirror), as a build from them stamps.
+func (e *e2e) imageChecksums(d *state.Desired, t state.Template) []string {
+	e.t.Helper()
+	names := t.ExtraImages
+	if t.Image != "" {
+		names = append([]string{t.Image}, names...)
+	}
+	ms, err := mirror.ParseMirrors(e.mirror.Mirrors())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f := &image.Fetcher{MinInterval: -1}
+	var out []string
+	for _, n := range names {
+		im, ok := d.Image(n)
+		switch {
+		case !ok:
+			e.t.Fatalf("%s names image %s, which the desired file does not declare", t.Name, n)
+		case im.Checksum != "":
+			out = append(out, im.Checksum)
+		default:
+			r, err := f.Resolve(context.Background(), mirror.Rewrite(ms, im.ChecksumURL), im.File)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			out = append(out, r.Checksum.String())
+		}
+	}
+	return out
 }
 
 // writeEnv writes the .env file (mode 0600) for url and token.
@@ -193,7 +238,7 @@ func (e *e2e) seedBuilt(d *state.Desired, t state.Template, builtAt time.Time, i
 		inputs = e.inputs(d, t)
 	}
 	s := state.Stamp{Template: t.Name, Release: t.Release.String(), InputsHash: inputs, BuiltAt: builtAt.UTC().Truncate(time.Second),
-		BuildID: "seed", Role: state.RoleTemplate}
+		BuildID: "seed", Role: state.RoleTemplate, Images: e.imageChecksums(d, t)}
 	err := e.sim.Cluster().AddGuest(pvesim.GuestSpec{VMID: t.VMID, Node: "pve1", Name: t.Name, Template: true,
 		Tags: strings.Join(s.Tags(), ";"), Description: s.Description(),
 		Config: map[string]string{"cores": fmt.Sprint(t.Cores), "sockets": "1", "memory": fmt.Sprint(t.MemoryMiB),
