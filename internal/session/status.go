@@ -92,7 +92,7 @@ func DirectStatus(d *state.Desired, p plan.Plan, susp map[string]daemon.Suspensi
 			continue
 		}
 		ts := daemon.TemplateStatus{Name: a.Template, VMID: a.VMID, Release: a.Release, Action: string(a.Kind),
-			Reason: ReasonMessages(a), Drift: Drift(a), LastResult: string(daemon.BuildNone)}
+			Reason: ReasonMessages(a), Drift: Drift(a), LastResult: string(daemon.BuildNone), Images: BuiltFrom(a)}
 		if a.Current != nil && a.Current.BuiltAt != nil {
 			ts.BuiltAt = *a.Current.BuiltAt
 			ts.AgeSeconds = now.Sub(ts.BuiltAt).Seconds()

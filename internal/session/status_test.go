@@ -3,11 +3,13 @@ package session
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"templated/internal/daemon"
 	"templated/internal/ledger"
+	"templated/internal/state"
 )
 
 func TestStatusLastResultFromLedger(t *testing.T) {
@@ -45,5 +47,39 @@ func TestStatusLastResultFromLedger(t *testing.T) {
 	}
 	if c.LastResult != "none" {
 		t.Errorf("tpl-c = %+v", c)
+	}
+}
+
+// TestStatusBuiltFrom: status names the images each template was built
+// from, by name where the stamp's digest is one the desired entry names
+// now, else by digest (a template built from a superseded release).
+func TestStatusBuiltFrom(t *testing.T) {
+	h := newHarness(t)
+	h.set.ImageInterval = -1
+	sess := h.open(t)
+	h.reconcileOK(t, sess)
+	p, err := sess.Plan(context.Background(), h.d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := DirectStatus(h.d, p, nil, time.Now())
+	got := map[string][]string{}
+	for _, ts := range st.Templates {
+		got[ts.Name] = ts.Images
+	}
+	noble := state.ImageDigest("sha256:" + h.mirror.Digest(nobleImg))
+	if want := []string{"ubuntu-24.04-cloud@" + noble}; !slices.Equal(got["tpl-ubuntu-24.04"], want) || len(got["tpl-win2022"]) != 2 {
+		t.Fatalf("built from %v, want %v for tpl-ubuntu-24.04 and two images for tpl-win2022", got, want)
+	}
+	if _, err := h.mirror.Publish(nobleImg, "20261205"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = sess.Plan(context.Background(), h.d); err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range DirectStatus(h.d, p, nil, time.Now()).Templates {
+		if ts.Name == "tpl-ubuntu-24.04" && !slices.Equal(ts.Images, []string{noble}) {
+			t.Fatalf("after a new release: %v, want the old digest alone", ts.Images)
+		}
 	}
 }
