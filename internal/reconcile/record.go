@@ -106,11 +106,11 @@ type Event struct {
 	Image string
 	Node  string
 	// Log is the PVE task's log of an image download, kept as evidence.
-	Log []string
-	BuildID  string
-	VMID     int
-	Step     journal.Step
-	Result   string // "success", "failure", "skipped"
-	Detail   string
-	Error    string
+	Log     []string
+	BuildID string
+	VMID    int
+	Step    journal.Step
+	Result  string // "success", "failure", "skipped"
+	Detail  string
+	Error   string
 }

@@ -18,8 +18,8 @@ import (
 	"templated/internal/daemon"
 	"templated/internal/journal"
 	"templated/internal/lease"
-	"templated/internal/mirror"
 	"templated/internal/ledger"
+	"templated/internal/mirror"
 	"templated/internal/plan"
 	"templated/internal/proxmox"
 	"templated/internal/proxmox/proxmoxfake"
@@ -471,7 +471,7 @@ func TestPluginUpgradeRebuilds(t *testing.T) {
 // on.
 func TestMissingCloneSourceBlocks(t *testing.T) {
 	h := newHarness(t)
-	withoutImages(h.d) // the var files' base VMs
+	withoutImages(h.d)                                                     // the var files' base VMs
 	if err := h.c.Delete(context.Background(), "pve1", 8002); err != nil { // base-rocky-9
 		t.Fatal(err)
 	}

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net/http"
 	"io"
+	"net/http"
 	"path/filepath"
 	"time"
 
