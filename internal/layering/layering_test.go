@@ -21,11 +21,12 @@ var rules = map[string][]string{
 	"journal":             {"atomicfile", "state"},
 	"workspace":           {"state", "atomicfile"},
 	"proxmox":             {"state", "atomicfile", "redact"},
-	"reconcile":           {"journal", "plan", "state", "atomicfile"}, // the planner and executor never see Proxmox's API
-	"daemon":              {"state", "atomicfile", "redact"},          // the loop knows nothing of how a run is made
-	"gitsource":           {"atomicfile", "redact"},                   // follows a git remote; knows nothing of templates
-	"image":               {"atomicfile", "redact"},                   // vendors' checksum files
-	"mirror":              {},                                         // a loopback stand-in for the vendors' download sites
+	"reconcile":           {"journal", "plan", "state", "atomicfile", "ancestry"}, // the planner and executor never see Proxmox's API
+	"ancestry":            {"state"},                                              // which guests came from which build: pure
+	"daemon":              {"state", "atomicfile", "redact"},                      // the loop knows nothing of how a run is made
+	"gitsource":           {"atomicfile", "redact"},                               // follows a git remote; knows nothing of templates
+	"image":               {"atomicfile", "redact"},                               // vendors' checksum files
+	"mirror":              {},                                                     // a loopback stand-in for the vendors' download sites
 	"builder":             {"packer", "reconcile", "workspace", "journal", "plan", "state", "atomicfile", "redact"},
 	"lease":               {"proxmox", "state", "atomicfile", "redact"},                                   // the cluster lease, held in Proxmox through the adapter (and what it imports)
 	"doctor":              {"proxmox", "journal", "packer", "workspace", "state", "atomicfile", "redact"}, // checks over a snapshot; the gatherer reads through the adapter

@@ -35,9 +35,12 @@ func (e *Executor) collectImages(ctx context.Context) {
 		log.WithError(err).Warn("superseded images not collected")
 		return
 	}
-	carried := map[string]bool{} // 12-hex digests templates were built from
+	// 12-hex digests templated's templates (current, previous, staged)
+	// were built from. Clones carry their template's tags too, but they
+	// are copies: they need neither the image nor the base.
+	carried := map[string]bool{}
 	for _, g := range guests {
-		if s, ok := state.StampFromTags(g.Tags); ok && s.Role != state.RoleBase {
+		if s, ok := state.StampFromTags(g.Tags); ok && s.Role != state.RoleBase && g.Template {
 			for _, c := range s.Images {
 				carried[state.ImageDigest(c)] = true
 			}

@@ -294,6 +294,12 @@ func TestSupersededImagesCollected(t *testing.T) {
 	if vol, base := has(r1); !vol || !base {
 		t.Fatalf("release 1 removed while the previous version was built from it: volume %v base %v", vol, base)
 	}
+	// A VM cloned from the release-1 template carries its tags; it does
+	// not keep release 1's files.
+	s1 := state.Stamp{Template: "tpl-ubuntu-24.04", Release: "1.0.0", Role: state.RoleTemplate, Images: []string{r1.Checksum}}
+	if err := h.c.Add(proxmoxfake.VM{VMID: 500, Node: "pve1", Name: "rke2-1", Tags: s1.Tags(), Description: s1.Description()}); err != nil {
+		t.Fatal(err)
+	}
 	r3 := release("33")
 	if vol, base := has(r1); vol || base {
 		t.Fatalf("release 1 kept after its last template was pruned: volume %v base %v", vol, base)

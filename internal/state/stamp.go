@@ -23,6 +23,7 @@ import (
 //	tpl-by-<installation>     the templated installation that made it (its id, 12 hex)
 //	tpl-plugin-<version>      the packer-plugin-proxmox version it was built with, e.g. tpl-plugin-1.2.4
 //	tpl-img-<12 hex>          an image it was built from (one tag each): the digest's first 12 hex
+//	tpl-of-<template>         the template it was built as, so that its clones (which inherit the tags) name it
 //	templated-staging         a build not yet swapped in (crash recovery finds these)
 //	templated-previous        an earlier version kept for rollback
 //	templated-base            a base VM templated made from a cloud image
@@ -54,6 +55,9 @@ const (
 	tagBy      = "tpl-by-"
 	tagPlugin  = "tpl-plugin-"
 	tagImage   = "tpl-img-"
+	// tagTemplate names the template a guest was built as, so that a
+	// clone (which inherits the tags) says which template it came from.
+	tagTemplate = "tpl-of-"
 
 	// InputsTagLen is how many hex digits of the inputs hash the tag keeps.
 	InputsTagLen = 12
@@ -144,6 +148,9 @@ func (s Stamp) Tags(extra ...string) []string {
 	if s.Plugin != "" {
 		tags = append(tags, tagPlugin+tagSafe(s.Plugin))
 	}
+	if s.Template != "" {
+		tags = append(tags, tagTemplate+tagSafe(s.Template))
+	}
 	return NormalizeTags(tags)
 }
 
@@ -203,6 +210,8 @@ func StampFromTags(tags []string) (s Stamp, ok bool) {
 			s.Installation = strings.TrimPrefix(t, tagBy)
 		case strings.HasPrefix(t, tagPlugin):
 			s.Plugin = strings.TrimPrefix(t, tagPlugin)
+		case strings.HasPrefix(t, tagTemplate):
+			s.Template = strings.TrimPrefix(t, tagTemplate)
 		}
 	}
 	return s, ok
@@ -264,7 +273,7 @@ func ForeignTags(tags []string) []string {
 		switch {
 		case t == TagOwner, t == TagStaging, t == TagPrevious, t == TagBase, strings.HasPrefix(t, tagImage),
 			strings.HasPrefix(t, tagRelease), strings.HasPrefix(t, tagInputs), strings.HasPrefix(t, tagBuilt),
-			strings.HasPrefix(t, tagBy), strings.HasPrefix(t, tagPlugin):
+			strings.HasPrefix(t, tagBy), strings.HasPrefix(t, tagPlugin), strings.HasPrefix(t, tagTemplate):
 		default:
 			out = append(out, t)
 		}
