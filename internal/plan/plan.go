@@ -108,6 +108,25 @@ type Action struct {
 	Images []ImageUse `json:"images,omitempty"`
 	// Current describes what is at the reserved VMID now (nil if nothing).
 	Current *Current `json:"current"`
+	// Clones counts the guests cloned from the template's builds, for
+	// information: templated never touches a clone (nil when none).
+	Clones *Clones `json:"clones,omitempty"`
+}
+
+// Clones counts the guests cloned from one template, by the build they
+// came from (their inherited stamp).
+type Clones struct {
+	// Current came from the build at the reserved VMID, Outdated from
+	// older builds.
+	Current  int `json:"current"`
+	Outdated int `json:"outdated"`
+	// OutdatedByAge counts the outdated clones by the age of the build
+	// they came from: "lt-30d", "30d-90d", "90d-365d", "gt-365d".
+	OutdatedByAge map[string]int `json:"outdated_by_age,omitempty"`
+	// Oldest is the release of the oldest build an outdated clone came
+	// from, and Behind how much older than the current build it is.
+	Oldest        string  `json:"oldest_release,omitempty"`
+	BehindSeconds float64 `json:"oldest_behind_seconds,omitempty"`
 }
 
 // ImageUse is one image a template is, or would be, built from.

@@ -56,6 +56,7 @@ func WriteText(w io.Writer, p Plan, o TextOptions) error {
 	if len(kept) > 0 {
 		fmt.Fprintf(&b, "  %s %d unchanged: %s\n", c(dim, "  ="), len(kept), strings.Join(kept, ", "))
 	}
+	writeClones(&b, p, o)
 	if len(p.Unmanaged) > 0 {
 		b.WriteString("\n  Guests in the reserved template range that the desired file does not name (never touched):\n")
 		for _, u := range p.Unmanaged {
@@ -76,6 +77,40 @@ func WriteText(w io.Writer, p Plan, o TextOptions) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeClones tells, for information, which templates have clones of
+// older builds (verbose: every template with clones). templated never
+// touches a clone; `templated clones` lists them.
+func writeClones(b *strings.Builder, p Plan, o TextOptions) {
+	var lines []string
+	for _, a := range p.Actions {
+		cl := a.Clones
+		if cl == nil || (cl.Outdated == 0 && !o.Verbose) {
+			continue
+		}
+		line := fmt.Sprintf("    %s (%d): %d from the current build, %d from older builds", a.Template, a.VMID, cl.Current, cl.Outdated)
+		if cl.Outdated > 0 && cl.Oldest != "" {
+			line += fmt.Sprintf(" (oldest: release %s, %s behind)", cl.Oldest, days(cl.BehindSeconds))
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) > 0 {
+		b.WriteString("\n  Clones (information only; `templated clones --outdated` lists them):\n")
+		b.WriteString(strings.Join(lines, "\n") + "\n")
+	}
+}
+
+// days prints seconds as whole days ("35 days"), or hours under two days.
+func days(sec float64) string {
+	switch h := int(sec / 3600); {
+	case h >= 48:
+		return fmt.Sprintf("%d days", h/24)
+	case h == 1:
+		return "1 hour"
+	default:
+		return fmt.Sprintf("%d hours", h)
+	}
 }
 
 // writeImages lists the images the plan acts on before the templates built

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -46,9 +47,11 @@ func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 		}
 	}
 	named := map[int]bool{}
+	clones := cloneCounts(d, obs, now)
 	for _, t := range d.Templates {
 		named[t.VMID] = true
 		a := planOne(t, obs, byVMID, byName, now)
+		a.Clones = clones[t.Name]
 		if obs.Images != nil {
 			a = withImages(a, t, obs.Images)
 		}
@@ -266,9 +269,13 @@ func unmanaged(d *state.Desired, guests []state.Guest, named map[int]bool) []pla
 		if !d.VMIDs.Templates.Contains(g.VMID) || named[g.VMID] {
 			continue
 		}
-		_, owned := state.StampFromTags(g.Tags)
+		s, stamped := state.StampFromTags(g.Tags)
+		// A clone carries its template's stamp but is not templated's.
+		owned := stamped && g.Template
 		u := plan.Unmanaged{VMID: g.VMID, Name: g.Name, Type: g.Type, Template: g.Template, Managed: owned}
 		switch {
+		case stamped && !g.Template:
+			u.Note = "a VM cloned from templated's template " + cmp.Or(s.Template, "(unnamed)") + " (it carries the template's stamp); templated never touches it"
 		case owned:
 			u.Note = "built by templated, no longer in the desired file; templated never deletes it"
 		case g.Template:

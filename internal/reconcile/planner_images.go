@@ -121,7 +121,9 @@ func planImages(d *state.Desired, obs state.Observed, actions []plan.Action) []p
 	}
 	built := map[string]bool{}
 	for _, g := range obs.Guests {
-		if s, ok := state.StampFromTags(g.Tags); ok {
+		// Templates, previous versions and bases; a clone carries its
+		// template's tags but was not built from anything.
+		if s, ok := state.StampFromTags(g.Tags); ok && g.Template {
 			for _, c := range s.Images {
 				built[state.ImageDigest(c)] = true
 			}

@@ -59,6 +59,12 @@ func built(name string, vmid int, release, inputs string, at time.Time) state.Gu
 		Tags: s.Tags(), MaxCPU: 2, MaxMem: 2048 << 20, MaxDisk: 20 << 30}
 }
 
+// clone is a VM cloned from template guest g: Proxmox copies its tags.
+func clone(vmid int, name string, g state.Guest) state.Guest {
+	g.VMID, g.Name, g.Template, g.Status = vmid, name, false, "running"
+	return g
+}
+
 // builtWith is tpl-ubuntu-22.04 at 9000 as built with plugin version plugin.
 func builtWith(plugin, inputs string, at time.Time) state.Guest {
 	g := built("tpl-ubuntu-22.04", 9000, "1.0.0", inputs, at)
@@ -93,6 +99,14 @@ func TestPlanGolden(t *testing.T) {
 		obs     state.Observed
 	}{
 		{"fresh-cluster", desired(t22, t24), state.Observed{Inputs: inputs("tpl-ubuntu-22.04", "tpl-ubuntu-24.04")}},
+		{"clones", desired(t22, t24), state.Observed{
+			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick),
+				built("tpl-ubuntu-24.04", 9001, "1.0.0", inputsA, afterTick),
+				clone(101, "rke2-server-1", built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick)),
+				clone(102, "rke2-agent-1", built("tpl-ubuntu-22.04", 9000, "0.9.0", inputsB, beforeTick)),
+				clone(103, "rke2-agent-2", built("tpl-ubuntu-22.04", 9000, "0.8.0", inputsB, now.Add(-100*24*time.Hour))),
+				clone(9002, "rke2-agent-3", built("tpl-ubuntu-24.04", 9001, "1.0.0", inputsA, afterTick))},
+			Inputs: inputs("tpl-ubuntu-22.04", "tpl-ubuntu-24.04")}},
 		{"up-to-date", desired(t22), state.Observed{
 			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick)},
 			Inputs: inputs("tpl-ubuntu-22.04")}},
