@@ -121,7 +121,7 @@ type Clones struct {
 	Current  int `json:"current"`
 	Outdated int `json:"outdated"`
 	// OutdatedByAge counts the outdated clones by the age of the build
-	// they came from: "lt-30d", "30d-90d", "90d-365d", "gt-365d".
+	// they came from: "lt_30d", "30d_90d", "90d_365d", "gt_365d".
 	OutdatedByAge map[string]int `json:"outdated_by_age,omitempty"`
 	// Oldest is the release of the oldest build an outdated clone came
 	// from, and Behind how much older than the current build it is.

@@ -36,7 +36,7 @@ func cloneCounts(d *state.Desired, obs state.Observed, now time.Time) map[string
 // Age buckets of outdated clones (by the age of the build they came
 // from), for the plan and the metrics: a fixed set, so that the metrics'
 // cardinality stays per template.
-var AgeBuckets = []string{"lt-30d", "30d-90d", "90d-365d", "gt-365d"}
+var AgeBuckets = []string{"lt_30d", "30d_90d", "90d_365d", "gt_365d"}
 
 // AgeBucket is the bucket of a build age.
 func AgeBucket(age time.Duration) string {
