@@ -23,7 +23,7 @@ func full() Plan {
 				Images:  []ImageUse{{Name: "noble", File: "noble-server-cloudimg-amd64.img", Checksum: "sha256:" + strings.Repeat("3f", 32)}},
 				Current: &Current{Name: "tpl-a", Template: true, Managed: true, Release: "0.9.0", InputsHash: "ee", BuiltAt: &at, Cores: 2, MemoryMiB: 2048, DiskGB: 20,
 					Images: []string{"6462f4e5d35f"}},
-				Clones: &Clones{Current: 3, Outdated: 2, OutdatedByAge: map[string]int{"30d_90d": 2}, Oldest: "0.8.0", BehindSeconds: 86400 * 40}},
+				Clones: &Clones{Current: 3, Outdated: 5, OutdatedByAge: map[string]int{"lt_30d": 1, "30d_90d": 2, "90d_365d": 1, "gt_365d": 1}, Oldest: "0.8.0", BehindSeconds: 86400 * 40}},
 			{Template: "tpl-b", VMID: 9001, Node: "pve1", Kind: Create, Reasons: []Reason{{Code: ReasonMissing, Message: "m"}}},
 			{Template: "tpl-c", VMID: 9002, Node: "pve1", Kind: Keep, Reasons: []Reason{{Code: ReasonUpToDate, Message: "ok"}}},
 			{Template: "tpl-d", VMID: 9003, Node: "pve1", Kind: Blocked, Reasons: []Reason{{Code: ReasonPlainVM, Message: "vm"}}},
