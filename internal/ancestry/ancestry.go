@@ -2,6 +2,7 @@ package ancestry
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"templated/internal/state"
@@ -13,12 +14,15 @@ type Build struct {
 	Release    string    `json:"release"`
 	InputsHash string    `json:"inputs_hash"` // the tag's 12 hex
 	BuiltAt    time.Time `json:"built_at"`
+	// Images are the image digests it was built from (12 hex each,
+	// comma-separated): a rebuild for a new image keeps the inputs.
+	Images string `json:"images,omitempty"`
 }
 
-// same reports whether a and b are one build: the build time and inputs
-// hash together name it (two builds of one template never share both).
+// same reports whether a and b are one build: the build time (to the
+// second), inputs hash and images together name it.
 func (b Build) same(o Build) bool {
-	return b.BuiltAt.Equal(o.BuiltAt) && b.InputsHash == o.InputsHash
+	return b.BuiltAt.Equal(o.BuiltAt) && b.InputsHash == o.InputsHash && b.Images == o.Images
 }
 
 // Clone is one guest cloned from a template.
@@ -166,11 +170,20 @@ func Trace(d *state.Desired, guests []state.Guest, linked map[int][]int, now tim
 
 // buildKey is the part of a stamp that names a build.
 func buildKey(s state.Stamp) Build {
-	return Build{InputsHash: short(s.InputsHash), BuiltAt: s.BuiltAt}
+	return Build{InputsHash: short(s.InputsHash), BuiltAt: s.BuiltAt, Images: images(s)}
 }
 
 func build(s state.Stamp, template string) Build {
-	return Build{Template: template, Release: s.Release, InputsHash: short(s.InputsHash), BuiltAt: s.BuiltAt}
+	return Build{Template: template, Release: s.Release, InputsHash: short(s.InputsHash), BuiltAt: s.BuiltAt, Images: images(s)}
+}
+
+func images(s state.Stamp) string {
+	ds := make([]string, len(s.Images))
+	for i, c := range s.Images {
+		ds[i] = state.ImageDigest(c)
+	}
+	sort.Strings(ds)
+	return strings.Join(ds, ",")
 }
 
 func short(h string) string {
