@@ -81,6 +81,7 @@ type command struct {
 var commands = []command{
 	{"adopt", "take over a hand-built template at its reserved VMID", runAdopt},
 	{"apply", "plan, confirm, then build and swap in templates", runApply},
+	{"clones", "which guests were cloned from which template build, and how far behind they are", runClones},
 	{"daemon", "keep templates as desired: watch, schedule, reconcile (the systemd service)", runDaemon},
 	{"doctor", "check the control node and the cluster before anything is built", runDoctor},
 	{"git", "allow the daemon, once, to follow a rewritten history of its git remote", runGit},

@@ -92,6 +92,12 @@ var (
 		"Consecutive failed builds of the template.", []string{"template"}, nil)
 	descNext = prometheus.NewDesc("templated_template_next_rebuild_timestamp_seconds",
 		"When the next scheduled rebuild is due (Unix time).", []string{"template"}, nil)
+	descClones = prometheus.NewDesc("templated_clones",
+		"Guests cloned from the template, by the build they came from (current or outdated), from their inherited stamp; present once the cluster was observed.",
+		[]string{"template", "build"}, nil)
+	descClonesOutdated = prometheus.NewDesc("templated_clones_outdated",
+		"Guests cloned from an older build of the template, by the age of that build (lt_30d, 30d_90d, 90d_365d, gt_365d; every bucket, zeros included).",
+		[]string{"template", "age"}, nil)
 	descReady = prometheus.NewDesc("templated_ready",
 		"1 while /readyz answers 200.", nil, nil)
 )
@@ -101,7 +107,7 @@ var (
 type templateCollector struct{ d *Daemon }
 
 func (c templateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAge, descBuildSuccess, descBuildDuration, descDrift, descSuspended, descFailures, descNext, descReady} {
+	for _, d := range []*prometheus.Desc{descAge, descBuildSuccess, descBuildDuration, descDrift, descSuspended, descFailures, descNext, descClones, descClonesOutdated, descReady} {
 		ch <- d
 	}
 }
@@ -125,6 +131,21 @@ func (c templateCollector) Collect(ch chan<- prometheus.Metric) {
 		if !t.NextRebuild.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descNext, prometheus.GaugeValue, float64(t.NextRebuild.Unix()), t.Name)
 		}
+		collectClones(ch, t)
+	}
+}
+
+// collectClones sends a template's clone counts: per template and build
+// or age bucket, never per guest, so that the series stay few however
+// many guests are cloned.
+func collectClones(ch chan<- prometheus.Metric, t TemplateStatus) {
+	if t.ClonesOutdatedByAge == nil {
+		return // not observed yet
+	}
+	ch <- prometheus.MustNewConstMetric(descClones, prometheus.GaugeValue, float64(t.ClonesCurrent), t.Name, "current")
+	ch <- prometheus.MustNewConstMetric(descClones, prometheus.GaugeValue, float64(t.ClonesOutdated), t.Name, "outdated")
+	for bucket, n := range t.ClonesOutdatedByAge {
+		ch <- prometheus.MustNewConstMetric(descClonesOutdated, prometheus.GaugeValue, float64(n), t.Name, bucket)
 	}
 }
 

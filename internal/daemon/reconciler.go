@@ -188,6 +188,9 @@ type TemplateOutcome struct {
 	// ("ubuntu-24.04-cloud@3f1c2e44a1b2"; a digest alone when the desired
 	// file no longer names it).
 	Images []string
+	// Clones counts the guests cloned from the template by the build they
+	// came from (nil: not observed).
+	Clones *CloneCounts
 }
 
 // unreachableError marks an error as "Proxmox unreachable or failing".

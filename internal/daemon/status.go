@@ -119,6 +119,37 @@ type TemplateStatus struct {
 	// Images are the images the template at its VMID was built from
 	// ("ubuntu-24.04-cloud@3f1c2e44a1b2").
 	Images []string `json:"images,omitempty"`
+	// ClonesCurrent and ClonesOutdated count the guests cloned from the
+	// template's current build and from older ones (information: the
+	// daemon never touches a clone); ClonesOutdatedByAge counts the
+	// outdated ones by the age of their build, every bucket present once
+	// the cluster was observed (absent before).
+	ClonesCurrent       int            `json:"clones_current"`
+	ClonesOutdated      int            `json:"clones_outdated"`
+	ClonesOutdatedByAge map[string]int `json:"clones_outdated_by_age,omitempty"`
+}
+
+// CloneCounts counts the guests cloned from one template by the build
+// they came from, as a run observed them.
+type CloneCounts struct {
+	Current  int
+	Outdated int
+	// OutdatedByAge counts the outdated clones by the age bucket of their
+	// build ("lt_30d", "30d_90d", "90d_365d", "gt_365d"), every bucket
+	// present, zeros included, so that /metrics keeps its series.
+	OutdatedByAge map[string]int
+}
+
+// SetClones copies c into the status (nothing for nil).
+func (ts *TemplateStatus) SetClones(c *CloneCounts) {
+	if c == nil {
+		return
+	}
+	ts.ClonesCurrent, ts.ClonesOutdated = c.Current, c.Outdated
+	ts.ClonesOutdatedByAge = make(map[string]int, len(c.OutdatedByAge))
+	for k, v := range c.OutdatedByAge {
+		ts.ClonesOutdatedByAge[k] = v
+	}
 }
 
 // Status returns a snapshot of the daemon's state.
@@ -167,6 +198,7 @@ func (d *Daemon) Status() Status {
 			o := tv.last
 			ts.BuiltAt, ts.Action, ts.Reason, ts.Drift = o.BuiltAt, string(o.Action), o.Reason, o.Drift
 			ts.Images = o.Images
+			ts.SetClones(o.Clones)
 			if !o.BuiltAt.IsZero() {
 				ts.AgeSeconds = now.Sub(o.BuiltAt).Seconds()
 			}

@@ -16,12 +16,16 @@ func (st Status) WriteTable(w io.Writer, now time.Time) error {
 		fmt.Fprintln(w, "no desired state in force")
 		return nil
 	}
-	images := false
+	images, clones := false, false
 	for _, t := range st.Templates {
 		images = images || len(t.Images) > 0
+		clones = clones || t.ClonesCurrent+t.ClonesOutdated > 0
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "TEMPLATE\tVMID\tRELEASE\tAGE\tLAST RESULT\tNEXT REBUILD\tDRIFT"
+	if clones {
+		head += "\tCLONES"
+	}
 	if images {
 		head += "\tBUILT FROM"
 	}
@@ -29,12 +33,24 @@ func (st Status) WriteTable(w io.Writer, now time.Time) error {
 	for _, t := range st.Templates {
 		row := fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\t%s", t.Name, t.VMID, cmp.Or(t.Release, "-"), age(t.BuiltAt, now),
 			lastResult(t, now), nextRebuild(t.NextRebuild, now), cmp.Or(t.Drift, "-"))
+		if clones {
+			row += "\t" + cloneCount(t)
+		}
 		if images {
 			row += "\t" + cmp.Or(strings.Join(t.Images, ","), "-")
 		}
 		fmt.Fprintln(tw, row)
 	}
 	return tw.Flush()
+}
+
+// cloneCount is "current/outdated" ("12/3"), "-" when the template has
+// no clones.
+func cloneCount(t TemplateStatus) string {
+	if t.ClonesCurrent+t.ClonesOutdated == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", t.ClonesCurrent, t.ClonesOutdated)
 }
 
 // age is the template's age ("-" when unknown).

@@ -85,6 +85,7 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 		if a.Current != nil && a.Current.BuiltAt != nil {
 			t.BuiltAt = *a.Current.BuiltAt
 		}
+		t.Clones = CloneCounts(a)
 		if res, ok := results[a.Template]; ok {
 			t.Duration = res.Duration
 			if res.Err != nil {
@@ -93,12 +94,41 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 					out.APIErrors++
 				}
 			} else {
-				t.Build, t.BuiltAt, t.Drift = daemon.BuildSuccess, now, "none"
+				t.Build, t.Drift = daemon.BuildSuccess, "none"
+				supersede(t.Clones, t.BuiltAt, now)
+				t.BuiltAt = now
 			}
 		}
 		out.Templates = append(out.Templates, t)
 	}
 	return out
+}
+
+// CloneCounts copies the plan's clone counts for the daemon, with every
+// age bucket present (zeros included) so that the metrics keep their
+// series; a template without clones counts zero.
+func CloneCounts(a plan.Action) *daemon.CloneCounts {
+	c := &daemon.CloneCounts{OutdatedByAge: make(map[string]int, len(reconcile.AgeBuckets))}
+	for _, b := range reconcile.AgeBuckets {
+		c.OutdatedByAge[b] = 0
+	}
+	if a.Clones != nil {
+		c.Current, c.Outdated = a.Clones.Current, a.Clones.Outdated
+		for b, n := range a.Clones.OutdatedByAge {
+			c.OutdatedByAge[b] += n
+		}
+	}
+	return c
+}
+
+// supersede counts the clones of the build a rebuild replaced (built at
+// was) as outdated: they were current when planned.
+func supersede(c *daemon.CloneCounts, was, now time.Time) {
+	if c.Current == 0 {
+		return
+	}
+	c.OutdatedByAge[reconcile.AgeBucket(now.Sub(was))] += c.Current
+	c.Outdated, c.Current = c.Outdated+c.Current, 0
 }
 
 // BuiltFrom names the images the template at a's VMID was built from, as

@@ -98,6 +98,7 @@ func DirectStatus(d *state.Desired, p plan.Plan, susp map[string]daemon.Suspensi
 			ts.AgeSeconds = now.Sub(ts.BuiltAt).Seconds()
 		}
 		ts.NextRebuild = daemon.NextRebuild(t, ts.BuiltAt, now)
+		ts.SetClones(CloneCounts(a))
 		if e, ok := susp[a.Template]; ok {
 			ts.Suspended, ts.SuspendReason, ts.ConsecutiveFailedBuilds = e.Suspended, e.Reason, e.Failures
 		}
