@@ -119,6 +119,9 @@ type Defaults struct {
 	KeepPrevious  int
 	BuildTimeout  time.Duration
 	Build         string // "iso" or "clone"
+	// Replicas are the nodes, besides its own, that keep a replica of
+	// a template (nil for none).
+	Replicas []string
 }
 
 // Range is an inclusive range of VMIDs.
@@ -135,6 +138,10 @@ type VMIDRanges struct {
 	// Bases is where templated makes the base VMs of clone templates from
 	// cloud images (zero when the file declares none).
 	Bases Range
+	// Replicas maps a node to where replicas of templates live on it: a
+	// range as long as Templates, the replica of the template at
+	// Templates.First+i at First+i (nil when the file declares none).
+	Replicas map[string]Range
 }
 
 // Template is one desired template with every default applied.
@@ -178,6 +185,9 @@ type Template struct {
 	// ExtraImages name further iso images attached to an iso build
 	// (drivers such as virtio-win), in order.
 	ExtraImages []string
+	// Replicas are the identical copies of the template kept on other
+	// nodes, in the order the file lists their nodes (nil for none).
+	Replicas []Replica
 
 	// Line is where the entry starts in the desired file (for messages).
 	Line int

@@ -23,6 +23,8 @@ func encode(d *Desired) []byte {
 		Timezone      string `yaml:"timezone"`
 		KeepPrevious  int    `yaml:"keep_previous"`
 		BuildTimeout  string `yaml:"build_timeout"`
+		// Replicas is written even when empty: [] overrides defaults.
+		Replicas []string `yaml:"replicas"`
 	}
 	type templateYAML struct {
 		Name         string   `yaml:"name"`
@@ -53,25 +55,32 @@ func encode(d *Desired) []byte {
 			Node: s.Node, Storage: s.Storage, ISOStorage: s.ISOStorage, Cores: s.Cores, Memory: s.MemoryMiB,
 			Disk: strconv.Itoa(s.DiskGB) + "G", Build: s.Build, MaxAge: durationOrNone(s.MaxAge),
 			PatchSchedule: textOrNone(s.PatchSchedule), Timezone: s.Timezone, KeepPrevious: s.KeepPrevious,
-			BuildTimeout: s.BuildTimeout.String(),
+			BuildTimeout: s.BuildTimeout.String(), Replicas: s.Replicas,
 		}
 	}
 	doc := struct {
-		Version   int               `yaml:"version"`
-		Defaults  settingsYAML      `yaml:"defaults"`
-		VMIDs     map[string]string `yaml:"vmids"`
-		Images    []imageYAML       `yaml:"images,omitempty"`
-		Templates []templateYAML    `yaml:"templates"`
+		Version   int            `yaml:"version"`
+		Defaults  settingsYAML   `yaml:"defaults"`
+		VMIDs     map[string]any `yaml:"vmids"`
+		Images    []imageYAML    `yaml:"images,omitempty"`
+		Templates []templateYAML `yaml:"templates"`
 	}{
 		Version:  d.Version,
 		Defaults: settings(d.Defaults),
-		VMIDs: map[string]string{
+		VMIDs: map[string]any{
 			"templates": d.VMIDs.Templates.String(), "staging": d.VMIDs.Staging.String(), "previous": d.VMIDs.Previous.String(),
 		},
 		Templates: []templateYAML{},
 	}
 	if d.VMIDs.Bases != (Range{}) {
 		doc.VMIDs["bases"] = d.VMIDs.Bases.String()
+	}
+	if len(d.VMIDs.Replicas) > 0 {
+		replicas := map[string]string{}
+		for n, r := range d.VMIDs.Replicas {
+			replicas[n] = r.String()
+		}
+		doc.VMIDs["replicas"] = replicas
 	}
 	for _, im := range d.Images {
 		doc.Images = append(doc.Images, imageYAML{
@@ -87,6 +96,7 @@ func encode(d *Desired) []byte {
 				Node: t.Node, Storage: t.Storage, ISOStorage: t.ISOStorage, Cores: t.Cores, MemoryMiB: t.MemoryMiB,
 				DiskGB: t.DiskGB, MaxAge: t.MaxAge, PatchSchedule: t.PatchSchedule, Timezone: t.Timezone,
 				KeepPrevious: t.KeepPrevious, BuildTimeout: t.BuildTimeout, Build: t.Build,
+				Replicas: t.Nodes()[1:],
 			}),
 		}
 		if t.Suspended {

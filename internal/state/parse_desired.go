@@ -22,6 +22,9 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 		p.defaultNode = dm.has("node")
 		s := p.readSettings(dm, "defaults")
 		p.defaultBuildBad = dm.has("build") && !slices.Contains(s.set, "build")
+		p.defaultNodeValid = slices.Contains(s.set, "node")
+		p.defaultNodeBad = dm.has("node") && !p.defaultNodeValid
+		p.defaultReplicaAt = s.replicaAt
 		d.Defaults = s.over(d.Defaults)
 	}
 	ranges := p.readRanges(m)
@@ -35,6 +38,7 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 		}
 	}
 	p.crossCheck(ranges, entries)
+	p.checkReplicas(ranges, d.Defaults, entries)
 	p.checkImages(ranges, images, entries)
 	if len(p.problems) > 0 {
 		return nil
@@ -42,6 +46,7 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 	d.VMIDs = VMIDRanges{
 		Templates: ranges.r[rangeTemplates].Range, Staging: ranges.r[rangeStaging].Range,
 		Previous: ranges.r[rangePrevious].Range, Bases: ranges.r[rangeBases].Range,
+		Replicas: ranges.replicas.model(),
 	}
 	d.Images = make([]Image, len(images.list))
 	for i, ie := range images.list {
@@ -50,6 +55,7 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 	d.Templates = make([]Template, len(entries))
 	for i, e := range entries {
 		d.Templates[i] = e.t
+		d.Templates[i].Replicas = d.VMIDs.replicasOf(e.t.VMID, e.t.Name, e.replicas)
 	}
 	return d
 }
@@ -57,15 +63,18 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 // rangeValue is one parsed VMID range and where it was written.
 type rangeValue struct {
 	Range
-	key string
-	at  *yaml.Node
-	ok  bool
+	key  string
+	at   *yaml.Node
+	ok   bool
+	node string // the node of a replica range
 }
 
-// ranges are the VMID ranges as read, indexed as vmidFields lists them.
+// ranges are the VMID ranges as read: the cluster-wide ones indexed as
+// rangeFields lists them, and the replica ranges.
 type ranges struct {
-	r  [4]rangeValue
-	at *yaml.Node // the vmids mapping (nil when missing or not a mapping)
+	r        [4]rangeValue
+	at       *yaml.Node // the vmids mapping (nil when missing or not a mapping)
+	replicas replicaRanges
 }
 
 // Indexes of ranges.r.
@@ -85,26 +94,33 @@ func (p *parser) readRanges(root *mapping) ranges {
 	}
 	m := p.readMapping(v.at, v.n, "vmids", vmidFields)
 	rs.at = v.at
-	for i, spec := range vmidFields {
+	for i, spec := range rangeFields {
 		rv := rangeValue{key: "vmids." + spec.Key}
 		if val, ok := m.vals[spec.Key]; ok {
 			rv.at = val.at
-			r, err := parseRange(val.n.Value)
-			if err != nil {
-				p.addf(val.at, rv.key, "%v", err)
-			} else {
-				rv.Range, rv.ok = r, true
-			}
+			p.readRange(&rv, val)
 		}
 		rs.r[i] = rv
 	}
-	for i := range rs.r {
-		for j := i + 1; j < len(rs.r); j++ {
-			a, b := rs.r[i], rs.r[j]
+	rs.replicas = p.readReplicaRanges(m, rs.r[rangeTemplates])
+	all := slices.Concat(rs.r[:], rs.replicas.list)
+	for i := range all {
+		for j := i + 1; j < len(all); j++ {
+			a, b := all[i], all[j]
 			if a.ok && b.ok && a.First <= b.Last && b.First <= a.Last {
 				p.addf(b.at, b.key, "%s overlaps %s (%s)", b.Range, a.key, a.Range)
 			}
 		}
 	}
 	return rs
+}
+
+// readRange parses the range v into rv.
+func (p *parser) readRange(rv *rangeValue, v value) {
+	r, err := parseRange(v.n.Value)
+	if err != nil {
+		p.addf(v.at, rv.key, "%v", err)
+		return
+	}
+	rv.Range, rv.ok = r, true
 }

@@ -84,10 +84,21 @@ func dump(d *Desired) string {
 	if d.VMIDs.Bases != (Range{}) {
 		fmt.Fprintf(&b, " bases=%s", d.VMIDs.Bases)
 	}
+	for i, n := range d.VMIDs.ReplicaNodes() {
+		sep := ","
+		if i == 0 {
+			sep = " replicas="
+		}
+		fmt.Fprintf(&b, "%s%s:%s", sep, n, d.VMIDs.Replicas[n])
+	}
 	b.WriteString("\n")
 	df := d.Defaults
-	fmt.Fprintf(&b, "defaults: node=%q storage=%s iso_storage=%s cores=%d memory=%d disk=%dG build=%s max_age=%s patch_schedule=%q timezone=%s keep_previous=%d build_timeout=%s\n",
+	fmt.Fprintf(&b, "defaults: node=%q storage=%s iso_storage=%s cores=%d memory=%d disk=%dG build=%s max_age=%s patch_schedule=%q timezone=%s keep_previous=%d build_timeout=%s",
 		df.Node, df.Storage, df.ISOStorage, df.Cores, df.MemoryMiB, df.DiskGB, df.Build, df.MaxAge, df.PatchSchedule, df.Timezone, df.KeepPrevious, df.BuildTimeout)
+	if df.Replicas != nil {
+		fmt.Fprintf(&b, " replicas=%v", df.Replicas)
+	}
+	b.WriteString("\n")
 	for _, im := range d.Images {
 		fmt.Fprintf(&b, "image %s (line %d)\n", im.Name, im.Line)
 		fmt.Fprintf(&b, "  kind=%s format=%q storage=%s nodes=%v\n", im.Kind, im.Format, im.Storage, im.Nodes)
@@ -106,6 +117,9 @@ func dump(d *Desired) string {
 		fmt.Fprintf(&b, "  suspended=%t reason=%q\n", t.Suspended, t.SuspendReason)
 		if t.Image != "" || len(t.ExtraImages) > 0 {
 			fmt.Fprintf(&b, "  image=%q extra_images=%q\n", t.Image, t.ExtraImages)
+		}
+		for _, r := range t.Replicas {
+			fmt.Fprintf(&b, "  replica node=%s vmid=%d name=%s\n", r.Node, r.VMID, r.Name)
 		}
 	}
 	return b.String()

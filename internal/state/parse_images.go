@@ -112,7 +112,10 @@ func (p *parser) readImage(i int, at *yaml.Node, isoStorage string) (*imageEntry
 		p.checkValue(v, field("storage"), mustMatch(storageID, v.n.Value, storageIDFormat))
 	}
 	if v, ok := m.vals["nodes"]; ok {
-		ie.im.Nodes = p.readNodeList(v, field("nodes"))
+		if len(v.n.Content) == 0 {
+			p.addf(v.at, field("nodes"), "names no node; leave nodes out to use the nodes of the templates that use the image")
+		}
+		ie.im.Nodes, _ = p.readNodeList(v, field("nodes"))
 	}
 	return ie, name
 }
@@ -160,14 +163,17 @@ func (p *parser) readImageSource(ie *imageEntry, m *mapping, iso bool) {
 	}
 }
 
-// readNodeList reads a list of node names: at least one, each valid and
-// listed once.
-func (p *parser) readNodeList(v value, field string) []string {
-	if len(v.n.Content) == 0 {
-		p.addf(v.at, field, "names no node; leave nodes out to use the nodes of the templates that use the image")
-		return nil
-	}
+// listItem is where one item of a list was written.
+type listItem struct {
+	at    *yaml.Node
+	field string // "templates[0].replicas[1]"
+}
+
+// readNodeList reads a list of node names, each valid and listed once. It
+// returns the valid ones and where each was written.
+func (p *parser) readNodeList(v value, field string) ([]string, []listItem) {
 	var nodes []string
+	var items []listItem
 	seen := map[string]int{}
 	for j, item := range v.n.Content {
 		f := fmt.Sprintf("%s[%d]", field, j)
@@ -185,9 +191,9 @@ func (p *parser) readNodeList(v value, field string) []string {
 			continue
 		}
 		seen[s] = j
-		nodes = append(nodes, s)
+		nodes, items = append(nodes, s), append(items, listItem{at: iv.at, field: f})
 	}
-	return nodes
+	return nodes, items
 }
 
 // checkValue records err, if any, as a problem with v at field, and

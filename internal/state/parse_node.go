@@ -24,6 +24,13 @@ type parser struct {
 	// defaultBuildBad is set when defaults wrote an invalid build, so
 	// templates that do not set their own have no known build.
 	defaultBuildBad bool
+	// defaultNodeValid is set when defaults wrote a valid node, and
+	// defaultNodeBad when they wrote an invalid one, so templates that do
+	// not set their own have no known node.
+	defaultNodeValid, defaultNodeBad bool
+	// defaultReplicaAt is where each node of defaults.replicas was
+	// written; they are checked there, once.
+	defaultReplicaAt []listItem
 	// zones caches loaded time zones: loading one reads a file.
 	zones map[string]zone
 }
@@ -81,21 +88,10 @@ func (p *parser) readMapping(at, n *yaml.Node, path string, specs []fieldSpec) *
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		kr := resolve(k)
-		if kr.Kind != yaml.ScalarNode {
-			p.addf(k, path, "keys must be plain names, got %s", describe(kr))
+		kr, field, ok := p.mappingKey(k, path, seen, "use defaults for shared settings")
+		if !ok {
 			continue
 		}
-		field := joinField(path, kr.Value)
-		if kr.ShortTag() == "!!merge" {
-			p.addf(k, field, "merge keys are not supported; use defaults for shared settings")
-			continue
-		}
-		if first, dup := seen[kr.Value]; dup {
-			p.addf(k, field, "duplicate key (first at line %d)", first.Line)
-			continue
-		}
-		seen[kr.Value] = k
 		si := slices.IndexFunc(specs, func(s fieldSpec) bool { return s.Key == kr.Value })
 		if si < 0 {
 			p.addf(k, field, "unknown key%s", suggest(kr.Value, specs))
@@ -113,6 +109,28 @@ func (p *parser) readMapping(at, n *yaml.Node, path string, specs []fieldSpec) *
 		}
 	}
 	return m
+}
+
+// mappingKey checks the key k of a mapping at path: a plain scalar, not a
+// merge key (mergeHint says what to write instead), not written before
+// (seen, which it updates). It returns the key's resolved node and field.
+func (p *parser) mappingKey(k *yaml.Node, path string, seen map[string]*yaml.Node, mergeHint string) (*yaml.Node, string, bool) {
+	kr := resolve(k)
+	if kr.Kind != yaml.ScalarNode {
+		p.addf(k, path, "keys must be plain names, got %s", describe(kr))
+		return nil, "", false
+	}
+	field := joinField(path, kr.Value)
+	if kr.ShortTag() == "!!merge" {
+		p.addf(k, field, "merge keys are not supported; %s", mergeHint)
+		return nil, "", false
+	}
+	if first, dup := seen[kr.Value]; dup {
+		p.addf(k, field, "duplicate key (first at line %d)", first.Line)
+		return nil, "", false
+	}
+	seen[kr.Value] = k
+	return kr, field, true
 }
 
 // checkType reports whether v has type typ, recording a problem if not.

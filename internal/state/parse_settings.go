@@ -10,6 +10,8 @@ import (
 type settings struct {
 	d   Defaults
 	set []string // keys present and valid
+	// replicaAt is where each node of d.Replicas was written.
+	replicaAt []listItem
 }
 
 // Limits of the hardware and count settings.
@@ -34,6 +36,13 @@ func (p *parser) readSettings(m *mapping, path string) settings {
 			continue
 		}
 		field := joinField(path, spec.Key)
+		if spec.Key == "replicas" {
+			// A list with a bad node still replaces the defaults', so
+			// that its other nodes are checked as the ones it keeps.
+			s.d.Replicas, s.replicaAt = p.readNodeList(v, field)
+			s.set = append(s.set, spec.Key)
+			continue
+		}
 		if p.readSetting(&s.d, spec.Key, v, field) {
 			s.set = append(s.set, spec.Key)
 		}
@@ -133,6 +142,8 @@ func (s settings) over(base Defaults) Defaults {
 			base.KeepPrevious = s.d.KeepPrevious
 		case "build_timeout":
 			base.BuildTimeout = s.d.BuildTimeout
+		case "replicas":
+			base.Replicas = s.d.Replicas
 		}
 	}
 	return base

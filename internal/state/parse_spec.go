@@ -1,6 +1,9 @@
 package state
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // The shape of desired/templates.yaml. These tables drive the parser's
 // unknown-key, required-key and type checks, and a test walks them against
@@ -44,12 +47,19 @@ var (
 		{Key: "images", Type: typeArray},
 		{Key: "templates", Type: typeArray, Required: true},
 	}
-	vmidFields = []fieldSpec{
+	// rangeFields are the cluster-wide ranges of vmids, in the order
+	// ranges.r holds them.
+	rangeFields = []fieldSpec{
 		{Key: "templates", Type: typeString, Required: true},
 		{Key: "staging", Type: typeString, Required: true},
 		{Key: "previous", Type: typeString, Required: true},
 		{Key: "bases", Type: typeString},
 	}
+	// vmidFields are the keys of vmids: the ranges, and replicas, a
+	// mapping of node names to the range of that node's replicas.
+	vmidFields = slices.Concat(rangeFields, []fieldSpec{
+		{Key: "replicas", Type: typeObject},
+	})
 	// imageFields are the keys of one entry of images.
 	imageFields = []fieldSpec{
 		{Key: "name", Type: typeString, Required: true},
@@ -76,6 +86,7 @@ var (
 		{Key: "timezone", Type: typeString},
 		{Key: "keep_previous", Type: typeInteger},
 		{Key: "build_timeout", Type: typeString},
+		{Key: "replicas", Type: typeArray},
 	}
 	templateFields = append([]fieldSpec{
 		{Key: "name", Type: typeString, Required: true},

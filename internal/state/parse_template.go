@@ -23,6 +23,15 @@ type entry struct {
 	// buildOK says t.Build is what the file asks for: neither the
 	// template's build nor the defaults' is invalid.
 	buildOK bool
+	// at is the entry; nodeOK says t.Node is what the file asks for, and
+	// ownNode that the template wrote it.
+	at              *yaml.Node
+	nodeOK, ownNode bool
+	// replicas are the nodes that keep a replica, and replicaAt where
+	// each was written (nil when they come from defaults: fromDefaults).
+	replicas     []string
+	replicaAt    []listItem
+	fromDefaults bool
 }
 
 // readTemplate reads templates[i]. It returns nil when the item is not a
@@ -34,7 +43,7 @@ func (p *parser) readTemplate(i int, at *yaml.Node, defaults Defaults) *entry {
 		return nil
 	}
 	m := p.readMapping(at, n, path, templateFields)
-	e := &entry{path: path}
+	e := &entry{path: path, at: at}
 	e.t.Line = at.Line
 	str := func(key string) (string, value, bool) {
 		v, ok := m.vals[key]
@@ -113,9 +122,18 @@ func (p *parser) readTemplate(i int, at *yaml.Node, defaults Defaults) *entry {
 	} else {
 		e.buildOK = !p.defaultBuildBad
 	}
-	p.applySettings(&e.t, s.over(defaults))
+	final := s.over(defaults)
+	p.applySettings(&e.t, final)
 	if e.t.Node == "" && !m.has("node") && !p.defaultNode {
 		p.addf(at, path+".node", "no node: set node here or in defaults")
+	}
+	e.ownNode = m.has("node")
+	e.nodeOK = slices.Contains(s.set, "node") || !e.ownNode && p.defaultNodeValid
+	switch {
+	case slices.Contains(s.set, "replicas"):
+		e.replicas, e.replicaAt = final.Replicas, s.replicaAt
+	case !m.has("replicas"):
+		e.replicas, e.fromDefaults = final.Replicas, true
 	}
 	return e
 }

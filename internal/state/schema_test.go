@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -185,11 +186,17 @@ func (s *jsonSchema) problems(t *testing.T, node any, sch any, path string, out 
 	switch v := node.(type) {
 	case map[string]any:
 		props, _ := p["properties"].(map[string]any)
+		names, _ := p["propertyNames"].(map[string]any)
 		for k, x := range v {
+			if names != nil {
+				s.problems(t, k, names, joinField(path, k), out)
+			}
 			if ps, ok := props[k]; ok {
 				s.problems(t, x, ps, joinField(path, k), out)
 			} else if p["additionalProperties"] == false {
 				out[joinField(path, k)] = true
+			} else if ps, ok := p["additionalProperties"].(map[string]any); ok {
+				s.problems(t, x, ps, joinField(path, k), out)
 			}
 		}
 		if req, ok := p["required"].([]any); ok {
@@ -215,7 +222,11 @@ func (s *jsonSchema) problems(t *testing.T, node any, sch any, path string, out 
 			out[path] = true
 		}
 		for i, x := range v {
-			s.problems(t, x, p["items"], fmt.Sprintf("%s[%d]", path, i), out)
+			item := fmt.Sprintf("%s[%d]", path, i)
+			if p["uniqueItems"] == true && slices.ContainsFunc(v[:i], func(y any) bool { return reflect.DeepEqual(x, y) }) {
+				out[item] = true
+			}
+			s.problems(t, x, p["items"], item, out)
 		}
 	case string:
 		if pat, ok := p["pattern"].(string); ok && !regexp.MustCompile(pat).MatchString(v) {
@@ -330,6 +341,7 @@ func TestSchemaRejectsBadFiles(t *testing.T) {
 		"bad-node-storage", "bad-suspend", "bad-durations", "packer-paths", "ranges-malformed",
 		"ranges-too-large", "bad-timezone", "bad-cron", "bases-malformed", "image-shapes", "image-names",
 		"image-urls", "image-checksums", "image-files", "image-placement", "images-not-a-list",
+		"replicas-ranges", "replicas-shapes", "replicas-lists",
 	} {
 		t.Run(name, func(t *testing.T) {
 			file := "testdata/bad/" + name + ".yaml"

@@ -17,7 +17,7 @@ func (p *parser) crossCheck(rs ranges, entries []*entry) {
 	names := map[string]*entry{}
 	vmids := map[int]*entry{}
 	templates, previous := rs.r[rangeTemplates], rs.r[rangePrevious]
-	keep := 0
+	keep, replicas := 0, false
 	for _, e := range entries {
 		if e.name != nil {
 			if first, dup := names[e.t.Name]; dup {
@@ -36,11 +36,17 @@ func (p *parser) crossCheck(rs ranges, entries []*entry) {
 				p.addf(e.vmid, e.path+".vmid", "%d is outside vmids.templates (%s)", e.t.VMID, templates.Range)
 			}
 		}
-		keep += e.t.KeepPrevious
+		// A replica keeps its previous versions as its template does.
+		keep += e.t.KeepPrevious * (1 + len(e.replicas))
+		replicas = replicas || len(e.replicas) > 0
 	}
 	if previous.ok && keep > previous.Len() {
-		p.addf(previous.at, previous.key, "%s holds %d VMIDs, but keep_previous asks for %d across all templates",
-			previous.Range, previous.Len(), keep)
+		across := "all templates"
+		if replicas {
+			across += " and their replicas"
+		}
+		p.addf(previous.at, previous.key, "%s holds %d VMIDs, but keep_previous asks for %d across %s",
+			previous.Range, previous.Len(), keep, across)
 	}
 }
 
