@@ -71,6 +71,12 @@ func Trace(d *state.Desired, guests []state.Guest, linked map[int][]int, now tim
 	index := map[string]int{}  // template name → out index
 	reserved := map[int]bool{} // the templates' reserved VMIDs
 	for _, t := range d.Templates {
+		// A replica holds its template's build: clones of it are the
+		// template's.
+		for _, r := range t.Replicas {
+			index[r.Name] = len(out)
+			reserved[r.VMID] = true
+		}
 		index[t.Name] = len(out)
 		reserved[t.VMID] = true
 		out = append(out, Lineage{Template: t.Name, VMID: t.VMID, Clones: []Clone{}, Outdated: []Clone{}, Unstamped: []Clone{}})
@@ -141,7 +147,7 @@ func Trace(d *state.Desired, guests []state.Guest, linked map[int][]int, now tim
 		if !ok {
 			continue // a template no longer desired, or unknown
 		}
-		c.Build = build(s, name)
+		c.Build = build(s, out[i].Template)
 		c.Age = now.Sub(c.Build.BuiltAt)
 		l := &out[i]
 		switch {

@@ -55,6 +55,12 @@ const (
 	// could not be resolved (its checksum file unreachable or without
 	// the file).
 	ReasonImageUnresolved = "image-unresolved"
+	// Replicas: copies of a template's build on the other nodes it names.
+	ReasonReplicaMissing  = "replica-missing"  // no replica at the node's VMID: place one
+	ReasonReplicaFollows  = "replica-follows"  // the template is built now: its replicas follow
+	ReasonReplicaOutdated = "replica-outdated" // the replica holds another build than the template
+	ReasonReplicaWaits    = "replica-waits"    // the template is blocked: its replica stays as it is
+	ReasonNodeOffline     = "node-offline"     // the replica's node is offline: caught up when it returns
 	// Prerequisites a build needs from the cluster (state.Unmet).
 	ReasonISOMissing         = "iso-missing"
 	ReasonCloneSourceMissing = "clone-source-missing"
@@ -91,12 +97,31 @@ type Summary struct {
 	Blocked int `json:"blocked"`
 }
 
+// Add appends a and counts it in the summary.
+func (p *Plan) Add(a Action) {
+	switch a.Kind {
+	case Create:
+		p.Summary.Create++
+	case Rebuild:
+		p.Summary.Rebuild++
+	case Keep:
+		p.Summary.Keep++
+	case Blocked:
+		p.Summary.Blocked++
+	}
+	p.Actions = append(p.Actions, a)
+}
+
 // HasChanges reports whether applying the plan would change the cluster.
 func (p Plan) HasChanges() bool { return p.Summary.Create+p.Summary.Rebuild > 0 }
 
 // Action is what will happen to one desired template, and why.
 type Action struct {
-	Template   string   `json:"template"`
+	Template string `json:"template"`
+	// ReplicaOf names the template this action places a replica of
+	// (Template is then the replica's name, VMID and Node its own); ""
+	// for a template.
+	ReplicaOf  string   `json:"replica_of,omitempty"`
 	VMID       int      `json:"vmid"`
 	Node       string   `json:"node"`
 	Kind       Kind     `json:"action"`

@@ -45,12 +45,19 @@ func WriteText(w io.Writer, p Plan, o TextOptions) error {
 			kept = append(kept, fmt.Sprintf("%s (%d)", a.Template, a.VMID))
 			continue
 		}
-		fmt.Fprintf(&b, "  %s %s %s\n", c(colour[a.Kind], fmt.Sprintf("%3s", symbols[a.Kind])), c(bold, fmt.Sprintf("%s (%d)", a.Template, a.VMID)), verb[a.Kind])
+		v, what, head := verb[a.Kind], "build:", fmt.Sprintf("%s (%d)", a.Template, a.VMID)
+		if a.ReplicaOf != "" {
+			v, what, head = replicaVerb[a.Kind], "copy of "+a.ReplicaOf+":", fmt.Sprintf("%s (%d on %s)", a.Template, a.VMID, a.Node)
+			if v == "" {
+				v = verb[a.Kind]
+			}
+		}
+		fmt.Fprintf(&b, "  %s %s %s\n", c(colour[a.Kind], fmt.Sprintf("%3s", symbols[a.Kind])), c(bold, head), v)
 		for _, r := range a.Reasons {
 			fmt.Fprintf(&b, "        %s %s\n", c(dim, r.Code+":"), r.Message)
 		}
 		if a.Kind.Changes() && a.Release != "" {
-			fmt.Fprintf(&b, "        %s release %s, inputs %s\n", c(dim, "build:"), a.Release, shortHash(a.InputsHash))
+			fmt.Fprintf(&b, "        %s release %s, inputs %s\n", c(dim, what), a.Release, shortHash(a.InputsHash))
 		}
 	}
 	if len(kept) > 0 {
@@ -78,6 +85,10 @@ func WriteText(w io.Writer, p Plan, o TextOptions) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// replicaVerb says what happens to a replica: it is never built, but
+// gets a copy of its template's build.
+var replicaVerb = map[Kind]string{Create: "will be placed: a copy of the template's build", Rebuild: "will be replaced by a copy of the template's build"}
 
 // writeClones tells, for information, which templates have clones of
 // older builds (verbose: every template with clones). templated never

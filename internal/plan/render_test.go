@@ -25,6 +25,7 @@ func full() Plan {
 					Images: []string{"6462f4e5d35f"}},
 				Clones: &Clones{Current: 3, Outdated: 5, OutdatedByAge: map[string]int{"lt_30d": 1, "30d_90d": 2, "90d_365d": 1, "gt_365d": 1}, Oldest: "0.8.0", BehindSeconds: 86400 * 40}},
 			{Template: "tpl-b", VMID: 9001, Node: "pve1", Kind: Create, Reasons: []Reason{{Code: ReasonMissing, Message: "m"}}},
+			{Template: "tpl-b-pve2", ReplicaOf: "tpl-b", VMID: 9201, Node: "pve2", Kind: Create, Reasons: []Reason{{Code: ReasonReplicaFollows, Message: "f"}}},
 			{Template: "tpl-c", VMID: 9002, Node: "pve1", Kind: Keep, Reasons: []Reason{{Code: ReasonUpToDate, Message: "ok"}}},
 			{Template: "tpl-d", VMID: 9003, Node: "pve1", Kind: Blocked, Reasons: []Reason{{Code: ReasonPlainVM, Message: "vm"}}},
 		},

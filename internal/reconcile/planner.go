@@ -37,6 +37,10 @@ func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 	for _, t := range d.Templates {
 		wanted[t.VMID] = true
 		byName[t.Name] = nil
+		for _, r := range t.Replicas {
+			wanted[r.VMID] = true
+			byName[r.Name] = nil
+		}
 	}
 	for _, g := range obs.Guests {
 		if wanted[g.VMID] {
@@ -58,17 +62,11 @@ func Plan(d *state.Desired, obs state.Observed, now time.Time) plan.Plan {
 		if unmet := obs.Unmet[t.Name]; a.Kind.Changes() && len(unmet) > 0 {
 			a = blockUnmet(a, unmet)
 		}
-		switch a.Kind {
-		case plan.Create:
-			p.Summary.Create++
-		case plan.Rebuild:
-			p.Summary.Rebuild++
-		case plan.Keep:
-			p.Summary.Keep++
-		case plan.Blocked:
-			p.Summary.Blocked++
+		p.Add(a)
+		for _, r := range t.Replicas {
+			named[r.VMID] = true
+			p.Add(planReplica(t, a, r, byVMID, byName))
 		}
-		p.Actions = append(p.Actions, a)
 	}
 	p.Images = planImages(d, obs, p.Actions)
 	p.Unmanaged = unmanaged(d, obs.Guests, named)

@@ -59,6 +59,38 @@ func built(name string, vmid int, release, inputs string, at time.Time) state.Gu
 		Tags: s.Tags(), MaxCPU: 2, MaxMem: 2048 << 20, MaxDisk: 20 << 30}
 }
 
+// withReplicas gives every template of d replicas on pve2 and pve3.
+func withReplicas(d *state.Desired) *state.Desired {
+	d.VMIDs.Replicas = map[string]state.Range{"pve2": {First: 9200, Last: 9399}, "pve3": {First: 9400, Last: 9599}}
+	for i, t := range d.Templates {
+		for _, n := range []string{"pve2", "pve3"} {
+			d.Templates[i].Replicas = append(d.Templates[i].Replicas, state.Replica{Node: n,
+				VMID: d.VMIDs.Replicas[n].First + t.VMID - d.VMIDs.Templates.First, Name: state.ReplicaName(t.Name, n)})
+		}
+	}
+	return d
+}
+
+// replicaGuest is template guest g as its replica on node at vmid.
+func replicaGuest(node string, vmid int, g state.Guest) state.Guest {
+	s, _ := state.StampFromTags(g.Tags)
+	s.Template = state.ReplicaName(g.Name, node)
+	g.VMID, g.Node, g.Name, g.Tags = vmid, node, s.Template, s.Tags()
+	return g
+}
+
+// offline is g as listed while its node does not answer.
+func offline(g state.Guest) state.Guest {
+	g.Status = "unknown"
+	return g
+}
+
+func suspended22() state.Template {
+	t := tmpl("tpl-ubuntu-22.04", 9000, "1.0.0")
+	t.Suspended, t.SuspendReason = true, "kickstart broken upstream"
+	return t
+}
+
 // clone is a VM cloned from template guest g: Proxmox copies its tags.
 func clone(vmid int, name string, g state.Guest) state.Guest {
 	g.VMID, g.Name, g.Template, g.Status = vmid, name, false, "running"
@@ -99,6 +131,24 @@ func TestPlanGolden(t *testing.T) {
 		obs     state.Observed
 	}{
 		{"fresh-cluster", desired(t22, t24), state.Observed{Inputs: inputs("tpl-ubuntu-22.04", "tpl-ubuntu-24.04")}},
+		{"replicas", withReplicas(desired(t22)), state.Observed{
+			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick),
+				replicaGuest("pve2", 9200, built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick))},
+			Inputs: inputs("tpl-ubuntu-22.04")}},
+		{"replicas-follow", withReplicas(desired(t22)), state.Observed{
+			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsB, afterTick),
+				replicaGuest("pve2", 9200, built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsB, afterTick))},
+			Inputs: inputs("tpl-ubuntu-22.04")}},
+		{"replica-outdated-offline", withReplicas(desired(t22)), state.Observed{
+			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick),
+				replicaGuest("pve2", 9200, built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsB, beforeTick)),
+				offline(replicaGuest("pve3", 9400, built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsB, beforeTick)))},
+			Inputs: inputs("tpl-ubuntu-22.04")}},
+		{"replica-waits", withReplicas(desired(suspended22())), state.Observed{
+			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick),
+				replicaGuest("pve2", 9200, built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick)),
+				replicaGuest("pve3", 9400, built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsB, beforeTick))},
+			Inputs: inputs("tpl-ubuntu-22.04")}},
 		{"clones", desired(t22, t24), state.Observed{
 			Guests: []state.Guest{built("tpl-ubuntu-22.04", 9000, "1.0.0", inputsA, afterTick),
 				built("tpl-ubuntu-24.04", 9001, "1.0.0", inputsA, afterTick),
@@ -237,7 +287,8 @@ func TestPlanCoversEveryReason(t *testing.T) {
 		plan.ReasonContainer, plan.ReasonUnmanaged, plan.ReasonNameElsewhere, plan.ReasonDuplicateName,
 		plan.ReasonOtherName, plan.ReasonDowngrade, plan.ReasonSuspended, plan.ReasonHeld, plan.ReasonLinkedClones,
 		plan.ReasonLocked, plan.ReasonInputsUnknown, plan.ReasonStampUnreadable, plan.ReasonAdopted,
-		plan.ReasonImageUpdated, plan.ReasonImageUnresolved}
+		plan.ReasonImageUpdated, plan.ReasonImageUnresolved, plan.ReasonReplicaMissing, plan.ReasonReplicaFollows,
+		plan.ReasonReplicaOutdated, plan.ReasonReplicaWaits, plan.ReasonNodeOffline}
 	files, _ := filepath.Glob(filepath.Join("testdata", "plan", "*.golden"))
 	var all_ []byte
 	for _, f := range files {

@@ -73,3 +73,37 @@ func (v VMIDRanges) replicasOf(vmid int, name string, nodes []string) []Replica 
 	}
 	return out
 }
+
+// AsReplica is t as kept on r's node: r's name, VMID and node, and no
+// replicas of its own; everything else (hardware, storages, keep_previous)
+// is t's. The executor places and swaps a replica as this template.
+func (t Template) AsReplica(r Replica) Template {
+	t.Name, t.VMID, t.Node, t.Replicas = r.Name, r.VMID, r.Node, nil
+	return t
+}
+
+// ReplicaOf returns the template that keeps the replica named name, and
+// the replica, or false.
+func (d *Desired) ReplicaOf(name string) (Template, Replica, bool) {
+	for _, t := range d.Templates {
+		for _, r := range t.Replicas {
+			if r.Name == name {
+				return t, r, true
+			}
+		}
+	}
+	return Template{}, Replica{}, false
+}
+
+// Unit returns the template named name, or the replica named name as the
+// template it is on its node (AsReplica), or false. Journal entries and
+// plan actions name either.
+func (d *Desired) Unit(name string) (Template, bool) {
+	if t, ok := d.Template(name); ok {
+		return t, true
+	}
+	if t, r, ok := d.ReplicaOf(name); ok {
+		return t.AsReplica(r), true
+	}
+	return Template{}, false
+}
