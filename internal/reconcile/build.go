@@ -218,7 +218,9 @@ func (e *Executor) removeStaging(ctx context.Context, t state.Template, vmid int
 		return nil
 	}
 	// A failed clone takes its half-made VM with it when its lock goes.
-	return e.deleteGuest(ctx, t.Node, vmid, "delete staging")
+	// The VM may be on another node than t's (a replica's copy before
+	// or after its migration): delete it where it is.
+	return e.deleteGuest(ctx, g.Node, vmid, "delete staging")
 }
 
 // guest returns the guest at vmid from a fresh list.

@@ -151,9 +151,53 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 	e.mu.Lock()
 	e.flights = nil // each run looks at the cluster afresh
 	e.mu.Unlock()
+	// Templates first; then the replicas, which copy their template's
+	// build (the one just swapped in, or the one already there).
+	var templates, replicas []plan.Action
+	for _, a := range p.Actions {
+		switch {
+		case !a.Kind.Changes():
+		case a.ReplicaOf == "":
+			templates = append(templates, a)
+		default:
+			replicas = append(replicas, a)
+		}
+	}
+	var rep Report
+	failed := map[string]bool{}
+	for _, r := range e.runActions(ctx, templates, func(a plan.Action) (Result, bool) {
+		t, ok := d.Template(a.Template)
+		if !ok {
+			return Result{}, false
+		}
+		return e.prepareAndBuild(ctx, d, t, a), true
+	}) {
+		failed[r.Template] = r.Err != nil
+		rep.Results = append(rep.Results, r)
+	}
+	rep.Results = append(rep.Results, e.runActions(ctx, replicas, func(a plan.Action) (Result, bool) {
+		t, r, ok := d.ReplicaOf(a.Template)
+		if !ok {
+			return Result{}, false
+		}
+		if failed[t.Name] {
+			return Result{Template: a.Template, Action: a.Kind, Step: journal.StepAllocated,
+				Err: fmt.Errorf("not placed: the build of %s failed in this run; the replica stays as it is and the next run places it", t.Name)}, true
+		}
+		return e.placeReplica(ctx, d, t, t.AsReplica(r), a), true
+	})...)
+	e.collectImages(ctx)
+	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Template < rep.Results[j].Template })
+	return rep, nil
+}
+
+// runActions runs do for each action, in parallel within the limits
+// (overall and per node), and returns the results do made (do reports
+// false for an action it has nothing to do for).
+func (e *Executor) runActions(ctx context.Context, actions []plan.Action, do func(plan.Action) (Result, bool)) []Result {
 	overall := make(chan struct{}, max(e.Parallel, 1))
 	perNode := map[string]chan struct{}{}
-	for _, a := range p.Actions {
+	for _, a := range actions {
 		if _, ok := perNode[a.Node]; !ok {
 			perNode[a.Node] = make(chan struct{}, max(e.PerNode, 1))
 		}
@@ -161,28 +205,22 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 	var (
 		wg  sync.WaitGroup
 		mu  sync.Mutex
-		rep Report
+		out []Result
 	)
-	for _, a := range p.Actions {
-		if !a.Kind.Changes() {
-			continue
-		}
-		t, ok := d.Template(a.Template)
-		if !ok {
-			continue
-		}
+	for _, a := range actions {
 		wg.Add(1)
-		go func(a plan.Action, t state.Template) {
+		go func(a plan.Action) {
 			defer wg.Done()
 			// The node's slot first, then an overall one: a build waiting
 			// for its busy node must not hold an overall slot that a build
 			// for an idle node could use.
 			var res Result
+			ok := true
 			select {
 			case perNode[a.Node] <- struct{}{}:
 				select {
 				case overall <- struct{}{}:
-					res = e.prepareAndBuild(ctx, d, t, a)
+					res, ok = do(a)
 					<-overall
 				case <-ctx.Done():
 					res = Result{Template: a.Template, Action: a.Kind, Err: ctx.Err()}
@@ -191,15 +229,15 @@ func (e *Executor) Apply(ctx context.Context, d *state.Desired, p plan.Plan) (Re
 			case <-ctx.Done():
 				res = Result{Template: a.Template, Action: a.Kind, Err: ctx.Err()}
 			}
-			mu.Lock()
-			rep.Results = append(rep.Results, res)
-			mu.Unlock()
-		}(a, t)
+			if ok {
+				mu.Lock()
+				out = append(out, res)
+				mu.Unlock()
+			}
+		}(a)
 	}
 	wg.Wait()
-	e.collectImages(ctx)
-	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Template < rep.Results[j].Template })
-	return rep, nil
+	return out
 }
 
 // prepareAndBuild makes t's images present, then builds: a build whose

@@ -33,7 +33,7 @@ func (e *Executor) Recover(ctx context.Context, d *state.Desired) error {
 }
 
 func (e *Executor) recoverOne(ctx context.Context, d *state.Desired, op journal.Op) error {
-	t, ok := d.Template(op.Template)
+	t, ok := d.Unit(op.Template)
 	if !ok {
 		// The entry left the desired file; the journal still knows where.
 		// Its keep_previous is unknown, so recovery prunes nothing.
