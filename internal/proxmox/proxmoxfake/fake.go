@@ -57,6 +57,7 @@ type Funcs struct {
 	Version           func(ctx context.Context) error
 	DownloadURL       func(ctx context.Context, node, storage string, d proxmox.Download) error
 	CreateBase        func(ctx context.Context, node string, b proxmox.BaseVM) error
+	Migrate           func(ctx context.Context, node string, vmid int, target, targetStorage string) error
 }
 
 // Cluster is the in-memory cluster. The zero value is not usable; call New.
@@ -68,6 +69,7 @@ type Cluster struct {
 	isos    map[string][]byte // uploaded ISOs and downloaded files: volid → content
 	calls   []string
 	tasks   int
+	nodes   []string // declared with SetNodes; nil: defaultNodes
 }
 
 // New returns an empty cluster reporting PVE version 8.4.1.
