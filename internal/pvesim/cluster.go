@@ -447,8 +447,13 @@ func (c *Cluster) RemoveGuest(vmid int) error {
 	return nil
 }
 
-// AddLinkedClone adds a stopped linked clone of template tpl at newid: its
-// disks are "storage:base-TPL-disk-N/vm-NEWID-disk-N".
+// AddLinkedClone adds a stopped linked clone of template tpl at newid, as
+// if by hand: its disks are "storage:base-TPL-disk-N/vm-NEWID-disk-N"
+// ("local:TPL/base-TPL-disk-N.raw/NEWID/vm-NEWID-disk-N.qcow2" on a
+// directory storage) whatever the storage type. Deliberate difference:
+// on LVM-thin PVE's linked clone (POST …/clone full=0) is a plain
+// "vm-NEWID-disk-N" that names no base and does not keep the template
+// from being destroyed or migrated; this one names its base and does.
 func (c *Cluster) AddLinkedClone(tpl, newid int, name string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -459,7 +464,7 @@ func (c *Cluster) AddLinkedClone(tpl, newid int, name string) error {
 	if _, ok := c.guests[newid]; ok {
 		return fmt.Errorf("add linked clone: vmid %d already exists", newid)
 	}
-	conf, err := c.cloneConfig(src, newid, name, false, "", "")
+	conf, err := c.cloneConfig(src, cloneSpec{newid: newid, name: name, anyLink: true})
 	if err != nil {
 		return fmt.Errorf("add linked clone: %w", err)
 	}

@@ -17,16 +17,41 @@
 //     as {"data":null,"message":"…\n"}; 400s add "errors".
 //   - Tasks with PVE UPIDs that are seen "running" at least once, then
 //     "stopped" with an exitstatus. Clone takes "lock: clone" while it runs,
-//     template conversion makes base volumes, linked clones keep their
-//     template from being destroyed, tags are normalised as PVE does.
+//     template conversion makes base volumes, linked clones that name
+//     their base (not LVM-thin's, as in PVE) keep their template from
+//     being destroyed or migrated, tags are normalised as PVE does.
 //   - A PUT or POST body that is neither form-urlencoded nor JSON, outside
 //     the upload path, gets pveproxy's 506 "upload 'Content-Type
 //     '<header>' not implemented" with an empty body: what plugin v1.1.1's
 //     API library gets after an upload (packer-plugin-proxmox#150).
 //   - DELETE …/storage/{storage}/content/{volume} takes "local:iso/x.iso"
 //     or "iso/x.iso" and answers an "imgdel" task whose worker frees it.
-//   - Clone refuses a locked source before forking (500 "VM is locked
-//     (backup)"), as clone_vm's check_lock does.
+//   - Clone (clone.go) makes clone_vm's checks before forking, in its
+//     order (unknown target node, target storage, locked source, linked
+//     clone with storage/format, local storage for another node, existing
+//     newid, "Linked clone feature is not supported for …"). The clone
+//     keeps every key but template, lock, snapshot/running state and
+//     unused disks (tags, description, meta included; a description only
+//     from a true parameter), gets new MACs, a new smbios1 uuid and
+//     vmgenid, "Copy-of-VM-<name or vmid>" without a name; its config
+//     is on the source node, "lock: clone", until the task moves it to
+//     the target. Linked clone volumes are clone_image's per storage
+//     type: "local:9000/base-9000-disk-0.raw/123/vm-123-disk-0.qcow2",
+//     ZFS/RBD "base-9000-disk-0/vm-123-disk-0" (content parent
+//     "base-9000-disk-0@__base__"), LVM-thin a plain "vm-123-disk-0".
+//   - POST …/migrate (migrate.go, migtask.go, storagemap.go) answers
+//     migrate_vm's synchronous errors (400 "target is local node.",
+//     "no such cluster node", "can't migrate running VM without
+//     --online", lock, check_storage_availability, targetstorage maps
+//     "1" / "ID" / "src:dst") and starts a "qmigrate" task that locks the
+//     VM "migrate", copies its local volumes (storage_migrate's names:
+//     same name between storages of one type, base- names kept) and moves
+//     the config to the target node; what QemuMigrate's prepare and
+//     scan_local_volumes refuse (offline target, local ISO, local
+//     devices, base volumes of linked clones, linked clones on local
+//     storage, formats the target cannot take) ends it "migration
+//     aborted" with PVE's log, the VM left where it was. Running VMs
+//     migrate with online=1 (and with-local-disks=1 for local disks).
 //   - Fault injection (latency, HTTP errors, failed or hanging tasks,
 //     dropped connections) by method, path pattern and VMID.
 //   - Permissions (access.go, privs.go, h_access.go, vmperm.go): with a
@@ -103,6 +128,7 @@
 //	c.AddFile(pvesim.ISOSpec{Storage: "local", Content: "import", File: "x.qcow2", Size: n, VirtualSize: v})
 //	c.DataPath("local:import/x.qcow2") // the downloaded bytes, if any
 //	c.Vacancies(9000)              // []Vacancy{{From, To}}: when VMID 9000 had no config
+//	c.SetNodeStatus("pve2", "offline") // and back "online"; not the first node
 //
 // The default seed (DefaultSeed, embedded seed/default.yaml) has node pve1,
 // storages local (dir: iso, vztmpl, backup, snippets) and local-lvm
@@ -111,6 +137,13 @@
 // base templates 8000 base-ubuntu-22.04, 8001 base-ubuntu-24.04 and 8002
 // base-rocky-9, running VMs 100-102 (rke2 nodes) and containers 200 and 201.
 // There are no guests in 9000-9199.
+//
+// ThreeNodeSeed (embedded seed/three-node.yaml) has nodes pve1 (answering
+// the API), pve2 and pve3, on each a non-shared local (dir: iso, import,
+// vztmpl, snippets, backup) and local-lvm (lvmthin: images, rootdir), the
+// shared rbd storage ceph (images) on all; templates 8000 (local-lvm) and
+// 8001 (ceph) on pve1, one running VM per node. Seeds are chosen in Go
+// (Options.Seed) or by file; `templated sim --seed` takes a file.
 //
 // With Options.StatePath the state is saved atomically as JSON (the Seed
 // format) after every change and on Close, and loaded at start.

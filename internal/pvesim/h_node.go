@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -20,6 +21,36 @@ func (c *Cluster) proxyTo(node string) *apiError {
 		}
 	}
 	return nil
+}
+
+// SetNodeStatus takes a node offline or brings it back online at once
+// ("offline" or "online"). Requests routed to an offline node get 595, a
+// migration to it fails. The first node answers the API and stays online.
+func (c *Cluster) SetNodeStatus(name, status string) error {
+	if status != "online" && status != "offline" {
+		return fmt.Errorf("set node status: %q: want online or offline", status)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.nodes {
+		if c.nodes[i].Name != name {
+			continue
+		}
+		if i == 0 && status == "offline" {
+			return fmt.Errorf("set node status: %s answers the API and cannot be offline", name)
+		}
+		c.nodes[i].Status = status
+		c.onChange()
+		return nil
+	}
+	return fmt.Errorf("set node status: unknown node %q", name)
+}
+
+// nodeOnline reports whether a node is a member and online; c.mu must be
+// held.
+func (c *Cluster) nodeOnline(name string) bool {
+	n, ok := c.node(name)
+	return ok && n.Status != "offline"
 }
 
 // isCluster reports whether the nodes form a cluster (a cluster section,

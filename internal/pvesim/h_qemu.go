@@ -116,7 +116,7 @@ func listLXC(s *Server, rc *reqCtx) (any, error)  { return listGuests(s, rc, "lx
 
 func qemuIndex(s *Server, rc *reqCtx) (any, error) {
 	return s.withGuest(rc, "qemu", false, func(*guest) (any, error) {
-		return index("subdir", "config", "pending", "status", "agent", "clone", "template", "resize", "sendkey"), nil
+		return index("subdir", "config", "pending", "status", "agent", "clone", "template", "migrate", "resize", "sendkey"), nil
 	})
 }
 

@@ -64,6 +64,7 @@ func routes() *http.ServeMux {
 	handle("POST /nodes/{node}/qemu/{vmid}/clone", cloneQemu, permAnd(vm("VM.Clone"),
 		permOr(perm("/vms/{newid}", "VM.Allocate"), permIf("pool", "/pool/{pool}", "VM.Allocate"))))
 	handle("POST /nodes/{node}/qemu/{vmid}/template", templateQemu, vm("VM.Allocate"))
+	handle("POST /nodes/{node}/qemu/{vmid}/migrate", migrateQemu, vm("VM.Migrate"))
 	handle("PUT /nodes/{node}/qemu/{vmid}/resize", resizeQemu, vm("VM.Config.Disk"))
 	handle("PUT /nodes/{node}/qemu/{vmid}/sendkey", sendKey, vm("VM.Console"))
 	handle("GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces", agentInterfaces, agentPerm)

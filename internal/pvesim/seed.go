@@ -12,6 +12,9 @@ import (
 //go:embed seed/default.yaml
 var defaultSeedYAML []byte
 
+//go:embed seed/three-node.yaml
+var threeNodeSeedYAML []byte
+
 // Seed describes a cluster: what the simulator starts with, and also the
 // format of the state file (as JSON) it persists.
 type Seed struct {
@@ -130,6 +133,21 @@ func DefaultSeed() *Seed {
 	s, err := ParseSeed(defaultSeedYAML)
 	if err != nil {
 		panic(fmt.Sprintf("pvesim: embedded default seed: %v", err))
+	}
+	return s
+}
+
+// ThreeNodeSeed returns the embedded three-node cluster (seed/three-node.yaml):
+// nodes pve1 (which answers the API), pve2 and pve3, on each a
+// non-shared dir storage local (iso, import, vztmpl, snippets, backup)
+// and a non-shared lvmthin storage local-lvm (images, rootdir), and the
+// shared rbd storage ceph (images) on all three; base templates 8000 (on
+// local-lvm) and 8001 (on ceph) on pve1, running VMs 100 on pve1 (ceph),
+// 101 on pve2 and 102 on pve3 (local-lvm). No guests in 9000-9199.
+func ThreeNodeSeed() *Seed {
+	s, err := ParseSeed(threeNodeSeedYAML)
+	if err != nil {
+		panic(fmt.Sprintf("pvesim: embedded three-node seed: %v", err))
 	}
 	return s
 }

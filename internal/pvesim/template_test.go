@@ -36,7 +36,7 @@ func TestTemplateConversion(t *testing.T) {
 		"scsi0":    "local-lvm:base-9000-disk-0,iothread=1,size=3584M",
 		"scsi1":    "local-lvm:base-9000-disk-1,size=8G",
 		"ide0":     "local:iso/virtio-win.iso,media=cdrom",
-		"ide2":     "local-lvm:vm-9000-cloudinit,media=cdrom",
+		"ide2":     "local-lvm:vm-9000-cloudinit,media=cdrom,size=4M",
 	}
 	for k, v := range want {
 		if g.Config[k] != v {

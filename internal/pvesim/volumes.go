@@ -46,12 +46,23 @@ func volName(st StorageSpec, vmid, n int, format string, base bool) string {
 	return name
 }
 
-// cloudInitVolName is the name of vmid's cloud-init drive on st.
-func cloudInitVolName(st StorageSpec, vmid int) string {
+// cloudInitName is the name of vmid's cloud-init drive on st; on a
+// directory storage its format is part of it ("100/vm-100-cloudinit.qcow2").
+func cloudInitName(st StorageSpec, vmid int, format string) string {
 	if fileStorage(st.Type) {
-		return fmt.Sprintf("%d/vm-%d-cloudinit.qcow2", vmid, vmid)
+		return fmt.Sprintf("%d/vm-%d-cloudinit.%s", vmid, vmid, format)
 	}
 	return fmt.Sprintf("vm-%d-cloudinit", vmid)
+}
+
+// resolveFormat is resolve_format_hint: hint if st's plugin type takes
+// it, else its default, raw (directory storages: raw, qcow2, vmdk; ZFS
+// and the others raw only, subvol aside).
+func resolveFormat(st StorageSpec, hint string) string {
+	if fileStorage(st.Type) && (hint == "qcow2" || hint == "vmdk") {
+		return hint
+	}
+	return "raw"
 }
 
 // volFormat is the format of a volume name.
@@ -112,7 +123,7 @@ func (c *Cluster) allocDrive(g *guest, key, v string, extra map[string]string) (
 		if !ok {
 			return "", fmt.Errorf("storage '%s' does not exist", m[1])
 		}
-		out := st.Name + ":" + cloudInitVolName(st, g.vmid)
+		out := st.Name + ":" + cloudInitName(st, g.vmid, "qcow2")
 		if propGet(v, "media") == "" {
 			opts = append(opts, "media=cdrom")
 		}
@@ -203,17 +214,28 @@ func (c *Cluster) volumesLocked(node, storage, content string, vmid int) []Volum
 			if isCloudInit(v) {
 				vol.Size = 4 << 20
 			}
-			if i := strings.LastIndex(name, "/"); i > 0 && !fileStorage(st.Type) {
-				vol.Parent = name[:i]
-			} else if parts := strings.Split(name, "/"); len(parts) == 4 {
-				vol.Parent = "../" + parts[0] + "/" + parts[1]
-			}
+			vol.Parent = volParent(st, name)
 			vol.Used = vol.Size / 4
 			out = append(out, vol)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Volid < out[j].Volid })
 	return out
+}
+
+// volParent is the parent list_images reports for a linked clone's
+// volume: the backing file "../9000/base-9000-disk-0.raw" on directory
+// storages (Plugin.pm), the origin snapshot "base-9000-disk-0@__base__" on
+// ZFS and RBD; LVM-thin reports none.
+func volParent(st StorageSpec, name string) string {
+	parts := strings.Split(name, "/")
+	switch {
+	case fileStorage(st.Type) && len(parts) == 4:
+		return "../" + parts[0] + "/" + parts[1]
+	case (st.Type == "zfspool" || st.Type == "rbd") && len(parts) == 2:
+		return parts[0] + "@__base__"
+	}
+	return ""
 }
 
 // linkedCloneUser returns a base volume of template g that another guest's
@@ -224,19 +246,27 @@ func (c *Cluster) linkedCloneUser(g *guest) string {
 		if !isDiskKey(k) || isCDROM(v) {
 			continue
 		}
-		base := driveVolume(v)
-		for _, o := range c.guests {
-			if o == g {
-				continue
-			}
-			for ok, ov := range o.conf {
-				if isDiskKey(ok) && strings.HasPrefix(driveVolume(ov), base+"/") {
-					return base
-				}
-			}
+		if base := driveVolume(v); c.baseUsed(g, base) {
+			return base
 		}
 	}
 	return ""
+}
+
+// baseUsed is volume_is_base_and_used: another guest than g has a disk
+// whose volume names volid as its base.
+func (c *Cluster) baseUsed(g *guest, volid string) bool {
+	for _, o := range c.guests {
+		if o == g {
+			continue
+		}
+		for k, v := range o.conf {
+			if isDiskKey(k) && strings.HasPrefix(driveVolume(v), volid+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // baseVolume renames a VM's own disk volume to its template base name.
