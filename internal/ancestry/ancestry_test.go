@@ -58,7 +58,7 @@ func TestTrace(t *testing.T) {
 		guest(101, "rke2-a", "pve1", false, &cur),
 		guest(102, "rke2-b", "pve2", false, &cur, "k8s"), // tags edited, stamp kept
 		guest(103, "rke2-c", "pve3", false, &old),
-		guest(104, "rke2-d", "pve2", false, &older), // legacy tags: named through the kept previous version
+		guest(104, "rke2-d", "pve2", false, &older),     // legacy tags: named through the kept previous version
 		guest(105, "rke2-e", "pve1", false, nil, "k8s"), // stamp edited away, a linked clone
 		guest(106, "db-1", "pve1", false, &rocky),
 		guest(107, "orphan", "pve1", false, &gone), // a template no longer desired
