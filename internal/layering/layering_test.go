@@ -27,7 +27,7 @@ var rules = map[string][]string{
 	"gitsource":           {"atomicfile", "redact"},                               // follows a git remote; knows nothing of templates
 	"image":               {"atomicfile", "redact"},                               // vendors' checksum files
 	"mirror":              {},                                                     // a loopback stand-in for the vendors' download sites
-	"builder":             {"packer", "reconcile", "workspace", "journal", "plan", "state", "atomicfile", "redact"},
+	"builder":             {"packer", "reconcile", "ancestry", "workspace", "journal", "plan", "state", "atomicfile", "redact"},
 	"lease":               {"proxmox", "state", "atomicfile", "redact"},                                   // the cluster lease, held in Proxmox through the adapter (and what it imports)
 	"doctor":              {"proxmox", "journal", "packer", "workspace", "state", "atomicfile", "redact"}, // checks over a snapshot; the gatherer reads through the adapter
 	"session":             {"*"},
