@@ -241,9 +241,9 @@ func TestClonesAncestryE2E(t *testing.T) {
 	d := startDaemonProc(t, e.repo, e.env, "--interval", "1h")
 	d.waitFor(time.Minute, "the first run", func() bool { return d.idleAfter(time.Time{}) })
 	for name, want := range map[string]float64{
-		`templated_clones{build="current",template="tpl-ubuntu-22.04"}`:  5,
-		`templated_clones{build="outdated",template="tpl-ubuntu-22.04"}`: 18,
-		`templated_clones{build="current",template="tpl-ubuntu-24.04"}`:  8,
+		`templated_clones{build="current",template="tpl-ubuntu-22.04"}`:       5,
+		`templated_clones{build="outdated",template="tpl-ubuntu-22.04"}`:      18,
+		`templated_clones{build="current",template="tpl-ubuntu-24.04"}`:       8,
 		`templated_clones_outdated{age="lt_30d",template="tpl-ubuntu-22.04"}`: 18,
 	} {
 		if got := d.metric(name); got != want {
