@@ -37,6 +37,21 @@ func imageGrants() []grant {
 	}
 }
 
+// tokenAccess is access control with one user and its token (not
+// privilege-separated), which has exactly grants, each through a role of
+// its own.
+func tokenAccess(user, token, secret string, grants []grant) *pvesim.AccessSpec {
+	no := false
+	acc := &pvesim.AccessSpec{Users: []pvesim.UserSpec{{ID: user}},
+		Tokens: []pvesim.TokenSpec{{ID: token, Secret: secret, Privsep: &no}}}
+	for i, g := range grants {
+		role := fmt.Sprintf("Grant%d", i)
+		acc.Roles = append(acc.Roles, pvesim.RoleSpec{Name: role, Privs: g.privs})
+		acc.ACLs = append(acc.ACLs, pvesim.ACLSpec{Path: g.path, Roles: []string{role}, Users: []string{user}})
+	}
+	return acc
+}
+
 const imgToken, imgSecret = "img@pve!dl", "6f0f8a52-0000-4000-8000-0000000000d1"
 
 var cloudImg = state.Image{Name: "ubuntu-24.04-cloud", Kind: state.ImageCloud, URL: "https://cloud-images.ubuntu.com/noble/current/{file}",
@@ -46,18 +61,10 @@ var cloudImg = state.Image{Name: "ubuntu-24.04-cloud", Kind: state.ImageCloud, U
 // exactly grants, and the desired file's tpl-ubuntu-24.04 built from
 // cloudImg with base VMs in 8100-8109.
 func imageWorld(t *testing.T, version string, grants []grant) *world {
-	no := false
 	w := newWorld(t, "", func(s *pvesim.Seed) {
 		s.Version = version
 		s.Storages[0].Content = append(s.Storages[0].Content, "import")
-		acc := &pvesim.AccessSpec{Users: []pvesim.UserSpec{{ID: "img@pve"}},
-			Tokens: []pvesim.TokenSpec{{ID: imgToken, Secret: imgSecret, Privsep: &no}}}
-		for i, g := range grants {
-			role := fmt.Sprintf("Grant%d", i)
-			acc.Roles = append(acc.Roles, pvesim.RoleSpec{Name: role, Privs: g.privs})
-			acc.ACLs = append(acc.ACLs, pvesim.ACLSpec{Path: g.path, Roles: []string{role}, Users: []string{"img@pve"}})
-		}
-		s.Access = acc
+		s.Access = tokenAccess("img@pve", imgToken, imgSecret, grants)
 	})
 	w.token(imgToken, imgSecret)
 	w.only("tpl-ubuntu-24.04")

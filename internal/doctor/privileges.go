@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ import (
 // images and bases operations.
 
 // Operations, in the order doctor reports them.
-var operations = []string{"plan", "images", "bases", "build", "verify", "swap", "prune", "adopt", "rollback", "lease", "doctor"}
+var operations = []string{"plan", "images", "bases", "build", "verify", "swap", "replicas", "prune", "adopt", "rollback", "lease", "doctor"}
 
 var opNames = map[string]string{
 	"plan":     "observe the cluster (plan)",
@@ -30,6 +31,7 @@ var opNames = map[string]string{
 	"build":    "build at a staging VMID (Packer)",
 	"verify":   "verify and stamp a build",
 	"swap":     "swap a build in at the reserved VMID",
+	"replicas": "copy a build to its replicas' nodes (clone, offline migration, swap)",
 	"prune":    "prune previous versions",
 	"adopt":    "adopt a hand-built template",
 	"rollback": "roll back to a previous version",
@@ -86,6 +88,9 @@ func needs(op string, s *Snapshot, major int, cloneVMIDs map[string]int) []need 
 		vm(r.Templates, "GET /cluster/resources lists only guests with VM.Audit", "VM.Audit")
 		vm(r.Staging, "GET /cluster/resources lists only guests with VM.Audit", "VM.Audit")
 		vm(previous, "GET /cluster/resources lists only guests with VM.Audit", "VM.Audit")
+		for _, n := range slices.Sorted(maps.Keys(r.Replicas)) {
+			vm(r.Replicas[n], "GET /cluster/resources lists only guests with VM.Audit (replicas on "+n+")", "VM.Audit")
+		}
 	case "images":
 		out = imageNeeds(s)
 	case "bases":
@@ -136,6 +141,8 @@ func needs(op string, s *Snapshot, major int, cloneVMIDs map[string]int) []need 
 		}
 		vm(previous, "the copy kept for rollback", "VM.Allocate", "VM.Config.Options")
 		vm(staging, "clone the build, then remove it", "VM.Clone", "VM.Allocate")
+	case "replicas":
+		out = replicaNeeds(s)
 	case "prune":
 		vm(previous, "read and delete versions beyond keep_previous", "VM.Audit", "VM.Allocate")
 		for _, t := range s.Templates {

@@ -70,6 +70,9 @@ type Template struct {
 	// Images are the desired images the build starts from (its Image,
 	// then its ExtraImages), as templated downloads them.
 	Images []Image
+	// Replicas are the copies of its build templated keeps on other
+	// nodes (none on shared storage).
+	Replicas []state.Replica
 	// VarErr is why the var file could not be read.
 	VarErr string
 }

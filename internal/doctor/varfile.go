@@ -15,7 +15,7 @@ import (
 // the var file, else the shared declarations' defaults).
 func templateNeeds(root string, t state.Template, images []state.Image) Template {
 	out := Template{Name: t.Name, VMID: t.VMID, Node: t.Node, Storage: t.Storage, ISOStorage: t.ISOStorage, Build: t.Build,
-		Images: templateImages(t, images)}
+		Images: templateImages(t, images), Replicas: t.Replicas}
 	if fi, err := os.Stat(filepath.Join(root, t.Packer, "cd")); err == nil && fi.IsDir() {
 		out.Answers = true
 	}

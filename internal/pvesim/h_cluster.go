@@ -113,7 +113,33 @@ type storageEntry struct {
 	MaxDisk    int64  `json:"maxdisk"`
 }
 
-func (c *Cluster) resEntryLocked(g *guest) resEntry {
+// offlineEntry is a guest on a node that does not answer, as pve-manager's
+// Cluster.pm lists it: from the cluster file system's vmlist and config
+// (name, tags, template, lock), with no statistics (PVE::API2Tools's
+// extract_vm_stats finds no fresh RRD data) and the status "unknown".
+type offlineEntry struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	VMID     int    `json:"vmid"`
+	Node     string `json:"node"`
+	Name     string `json:"name,omitempty"`
+	Status   string `json:"status"`
+	Template int    `json:"template,omitempty"`
+	Tags     string `json:"tags,omitempty"`
+	Lock     string `json:"lock,omitempty"`
+}
+
+// resEntryLocked is g's entry in /cluster/resources: a resEntry, or an
+// offlineEntry when g's node is offline.
+func (c *Cluster) resEntryLocked(g *guest) any {
+	if !c.nodeOnline(g.node) {
+		e := offlineEntry{ID: g.typ + "/" + strconv.Itoa(g.vmid), Type: g.typ, VMID: g.vmid, Node: g.node,
+			Name: g.name(), Status: "unknown", Tags: g.conf["tags"], Lock: g.conf["lock"]}
+		if g.isTemplate() {
+			e.Template = 1
+		}
+		return e
+	}
 	st := c.stats(g)
 	e := resEntry{ID: g.typ + "/" + strconv.Itoa(g.vmid), Type: g.typ, VMID: g.vmid, Node: g.node,
 		Name: g.name(), Status: g.status(), MaxCPU: st.maxcpu, CPU: st.cpu, MaxMem: st.maxmem, Mem: st.mem,

@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -83,14 +84,32 @@ func TestSetNodeStatus(t *testing.T) {
 		}
 		return ""
 	}
+	// pve3's guest in /cluster/resources: while pve3 is offline, status
+	// "unknown" and no statistics, but its name, tags and template flag
+	// (the cluster file system still has its config).
+	onPVE3 := func() map[string]any {
+		for _, e := range mustOK(t, srv, hc, "GET", "/cluster/resources", url.Values{"type": {"vm"}}).([]any) {
+			if m := e.(map[string]any); m["node"] == "pve3" {
+				return m
+			}
+		}
+		t.Fatal("no guest of pve3 in /cluster/resources")
+		return nil
+	}
 	must(t, c.SetNodeStatus("pve3", "offline"))
 	r := call(t, srv, hc, "GET", "/nodes/pve3/qemu", nil)
 	if r.Status != 595 || r.Reason != "No route to host" || status("pve3") != "offline" {
 		t.Fatalf("offline pve3: %d %q, /nodes %q", r.Status, r.Reason, status("pve3"))
 	}
+	if g := onPVE3(); g["status"] != "unknown" || g["name"] == nil || g["maxmem"] != nil || g["uptime"] != nil {
+		t.Fatalf("a guest of offline pve3 in /cluster/resources: %v", g)
+	}
 	must(t, c.SetNodeStatus("pve3", "online"))
 	if list := mustOK(t, srv, hc, "GET", "/nodes/pve3/qemu", nil).([]any); len(list) != 1 || status("pve3") != "online" {
 		t.Fatalf("pve3 back online: %v %q", list, status("pve3"))
+	}
+	if g := onPVE3(); g["status"] == "unknown" || g["maxmem"] == nil {
+		t.Fatalf("a guest of pve3 back online in /cluster/resources: %v", g)
 	}
 }
 

@@ -209,6 +209,17 @@ func (e *Executor) removeStaging(ctx context.Context, t state.Template, vmid int
 	if err != nil || !ok {
 		return err
 	}
+	if g.Lock != "" {
+		// A PVE task still runs on it (a clone, or a replica's copy
+		// migrating to its node): where the VM ends up is known when the
+		// task is done.
+		if err := e.waitUnlocked(ctx, vmid); err != nil {
+			return err
+		}
+		if g, ok, err = e.guest(ctx, vmid); err != nil || !ok {
+			return err
+		}
+	}
 	stamp, stamped := state.StampFromTags(g.Tags)
 	if g.Name != stagingName(t.Name, vmid, buildID) || (stamped && !stamp.MadeBy(e.Installation)) {
 		why := fmt.Sprintf("VMID %d holds %q, which is not the staging VM of build %s of this installation (%s); left alone", vmid, g.Name, buildID, e.Installation)
