@@ -25,7 +25,7 @@ const replicated = "tpl-ubuntu-22.04"
 
 // replicaWorld is a three-node simulator whose desired file keeps
 // tpl-ubuntu-22.04 on pve1 with replicas on pve2 (9200-) and pve3 (9400-).
-func replicaWorld(t *testing.T, opts pvesim.Options) *e2e {
+func replicaWorld(t testing.TB, opts pvesim.Options) *e2e {
 	opts.Seed = pvesim.ThreeNodeSeed()
 	e := newE2E(t, true, opts)
 	e.keepTemplates(map[string][]string{replicated: {"replicas: [pve2, pve3]"}}, replicated)
