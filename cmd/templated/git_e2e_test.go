@@ -512,7 +512,10 @@ func TestGitDaemonRefusals(t *testing.T) {
 	if code := hook(t, p, hookSecret); code != http.StatusAccepted {
 		t.Fatalf("webhook %d", code)
 	}
-	p.waitFor(time.Minute, "the allowed rewrite in force", func() bool { return revision(p) == rewritten && p.idleAfter(time.Time{}) })
+	// The revision is in force before its acceptance reaches the ledger.
+	p.waitFor(time.Minute, "the allowed rewrite in force and recorded", func() bool {
+		return revision(p) == rewritten && p.idleAfter(time.Time{}) && w.count(ledger.KindSourceAccepted, "accepted") == 2
+	})
 	var accepted []ledger.Entry
 	for _, e := range w.entries() {
 		if e.Kind == ledger.KindSourceAccepted {
