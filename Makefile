@@ -18,11 +18,12 @@ build: ## build dist/templated
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o dist/templated ./cmd/templated
 
 .PHONY: deps
-deps: ## install the Debian packages the builds and tests use, when missing (xorriso, systemd-analyze, git, ssh-agent for the litewitness tests)
+deps: ## install the Debian packages the builds and tests use, when missing (xorriso, systemd-analyze, git, ssh-agent for the litewitness tests, chromium for the status page's browser test)
 	@need=""; command -v xorriso >/dev/null || need="$$need xorriso"; \
 	command -v git >/dev/null || need="$$need git"; \
 	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
 	command -v ssh-agent >/dev/null || need="$$need openssh-client"; \
+	command -v chromium >/dev/null || need="$$need chromium"; \
 	if [ -n "$$need" ]; then \
 	  echo "==> installing Debian packages:$$need"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$need" >&2; exit 1; fi; \
@@ -46,8 +47,8 @@ test-plugin: deps ## the real-Packer end-to-end tests with packer-plugin-proxmox
 test: deps tools ## the full test suite: unit, race, real Packer, workspace validation, fuzz smoke
 	@echo "==> go vet"
 	$(GO) vet ./...
-	@echo "==> go test -race (real Packer and systemd-analyze required)"
-	TEMPLATED_REQUIRE_PACKER=1 TEMPLATED_REQUIRE_SYSTEMD=1 $(GO) test -race -count=1 -timeout 20m ./...
+	@echo "==> go test -race (real Packer, chromium and systemd-analyze required)"
+	TEMPLATED_REQUIRE_PACKER=1 TEMPLATED_REQUIRE_BROWSER=1 TEMPLATED_REQUIRE_SYSTEMD=1 $(GO) test -race -count=1 -timeout 20m ./...
 	@echo "==> packer workspace validation"
 	$(MAKE) -C packer validate
 	@echo "==> fuzz smoke"

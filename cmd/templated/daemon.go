@@ -78,6 +78,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 	opts.StateDir, opts.Reconciler, opts.Ledger, opts.Auditor, opts.AuditInterval = a.stateDir, r, r, r, *audit
+	opts.Checkpoint = r.Checkpoint
 	opts.OnReload = func(ctx context.Context) error {
 		if src != nil {
 			src.src.Kick() // SIGHUP also fetches at once

@@ -26,6 +26,7 @@ func (d *Daemon) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, why)
 	})
+	mux.HandleFunc("GET /{$}", d.servePage) // the status page; nothing else under /
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

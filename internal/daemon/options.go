@@ -85,6 +85,9 @@ type Options struct {
 	// Git describes the git remote the desired state is fetched from, for
 	// /status (nil: a working copy).
 	Git func() *GitStatus
+	// Checkpoint describes the evidence ledger's newest checkpoint, for
+	// /status and the status page (nil, or a nil answer: none).
+	Checkpoint func() *CheckpointStatus
 	// Reload receives a value per SIGHUP.
 	Reload <-chan struct{}
 	// Abort, when closed, makes Run return at once without waiting for the

@@ -169,6 +169,8 @@ type TemplateOutcome struct {
 	// Reason says why Action was chosen, for people.
 	Reason string
 	Build  BuildStatus
+	// BuildID names the build Build reports ("" without a build).
+	BuildID string
 	// Error is the build's error when Build is BuildFailure.
 	Error string
 	// Duration is how long the build took (0 without a build).

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"templated/internal/state"
 )
 
 // StatusVersion is the version of the /status JSON.
@@ -34,8 +36,21 @@ type Status struct {
 	Git     *GitStatus `json:"git,omitempty"`
 	LastRun *RunStatus `json:"last_run,omitempty"`
 	// LedgerAudit is the last full check of the evidence ledger.
-	LedgerAudit *AuditResult     `json:"ledger_audit,omitempty"`
-	Templates   []TemplateStatus `json:"templates"`
+	LedgerAudit *AuditResult `json:"ledger_audit,omitempty"`
+	// LedgerCheckpoint is the evidence ledger's newest checkpoint.
+	LedgerCheckpoint *CheckpointStatus `json:"ledger_checkpoint,omitempty"`
+	Templates        []TemplateStatus  `json:"templates"`
+}
+
+// CheckpointStatus is the evidence ledger's newest signed checkpoint.
+type CheckpointStatus struct {
+	// Size is how many entries it seals.
+	Size int64 `json:"size"`
+	// RootHash is the tree's root hash, base64 as in the checkpoint's
+	// third line.
+	RootHash string `json:"root_hash"`
+	// At is when the last entry it seals was written (zero: unknown).
+	At time.Time `json:"at,omitzero"`
 }
 
 // DesiredStatus is the desired state in force.
@@ -111,6 +126,7 @@ type TemplateStatus struct {
 	LastResult               string    `json:"last_result"`
 	LastBuildAt              time.Time `json:"last_build_at,omitzero"`
 	LastBuildDurationSeconds float64   `json:"last_build_duration_seconds,omitempty"`
+	LastBuildID              string    `json:"last_build_id,omitempty"`
 	LastError                string    `json:"last_error,omitempty"`
 	NextRebuild              time.Time `json:"next_rebuild,omitzero"`
 	Suspended                bool      `json:"suspended"`
@@ -127,6 +143,25 @@ type TemplateStatus struct {
 	ClonesCurrent       int            `json:"clones_current"`
 	ClonesOutdated      int            `json:"clones_outdated"`
 	ClonesOutdatedByAge map[string]int `json:"clones_outdated_by_age,omitempty"`
+	// Node is the node that keeps the template at VMID, Replicas its
+	// copies on other nodes.
+	Node     string          `json:"node,omitempty"`
+	Replicas []ReplicaStatus `json:"replicas,omitempty"`
+}
+
+// ReplicaStatus is one copy of a template on another node.
+type ReplicaStatus struct {
+	Name string `json:"name"`
+	Node string `json:"node"`
+	VMID int    `json:"vmid"`
+}
+
+// SetPlacement copies where t lives: its node and its replicas.
+func (ts *TemplateStatus) SetPlacement(t state.Template) {
+	ts.Node = t.Node
+	for _, r := range t.Replicas {
+		ts.Replicas = append(ts.Replicas, ReplicaStatus{Name: r.Name, Node: r.Node, VMID: r.VMID})
+	}
 }
 
 // CloneCounts counts the guests cloned from one template by the build
@@ -156,6 +191,10 @@ func (ts *TemplateStatus) SetClones(c *CloneCounts) {
 func (d *Daemon) Status() Status {
 	now := time.Now()
 	ready, _ := d.ready(now)
+	var cp *CheckpointStatus
+	if d.opts.Checkpoint != nil {
+		cp = d.opts.Checkpoint()
+	}
 	des := d.desired.Load()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -170,6 +209,7 @@ func (d *Daemon) Status() Status {
 		Desired:         DesiredStatus{Path: d.opts.DesiredPath, LoadedAt: d.v.loadedAt},
 		Templates:       []TemplateStatus{},
 	}
+	s.LedgerCheckpoint = cp
 	if d.opts.Git != nil {
 		s.Git = d.opts.Git()
 	}
@@ -191,6 +231,7 @@ func (d *Daemon) Status() Status {
 	s.Desired.SHA256 = des.SHA256
 	for _, t := range des.Templates {
 		ts := TemplateStatus{Name: t.Name, VMID: t.VMID, LastResult: string(BuildNone)}
+		ts.SetPlacement(t)
 		if t.Release != nil {
 			ts.Release = t.Release.String()
 		}
@@ -206,6 +247,7 @@ func (d *Daemon) Status() Status {
 			if tv.lastBuildSeen {
 				ts.LastResult, ts.LastBuildAt = string(tv.lastBuild), tv.lastBuildAt
 				ts.LastBuildDurationSeconds, ts.LastError = tv.lastBuildDur.Seconds(), tv.lastBuildErr
+				ts.LastBuildID = tv.lastBuildID
 			}
 		}
 		if ts.NextRebuild.IsZero() {

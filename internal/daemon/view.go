@@ -45,6 +45,7 @@ type templateView struct {
 	lastBuildAt   time.Time
 	lastBuildDur  time.Duration
 	lastBuildErr  string
+	lastBuildID   string
 	lastBuildSeen bool
 }
 
@@ -144,6 +145,7 @@ func (d *Daemon) finishRun(t Trigger, start time.Time, dur time.Duration, result
 		tv.last = o
 		if o.Build == BuildSuccess || o.Build == BuildFailure {
 			tv.lastBuild, tv.lastBuildAt, tv.lastBuildDur, tv.lastBuildErr = o.Build, time.Now(), o.Duration, o.Error
+			tv.lastBuildID = o.BuildID
 			tv.lastBuildSeen = true
 		}
 	}

@@ -87,7 +87,7 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 		}
 		t.Clones = CloneCounts(a)
 		if res, ok := results[a.Template]; ok {
-			t.Duration = res.Duration
+			t.Duration, t.BuildID = res.Duration, res.BuildID
 			if res.Err != nil {
 				t.Build, t.Error = daemon.BuildFailure, redact.Bound(res.Err.Error(), redact.MaxErrorText)
 				if IsClusterError(res.Err) {

@@ -93,6 +93,7 @@ func DirectStatus(d *state.Desired, p plan.Plan, susp map[string]daemon.Suspensi
 		}
 		ts := daemon.TemplateStatus{Name: a.Template, VMID: a.VMID, Release: a.Release, Action: string(a.Kind),
 			Reason: ReasonMessages(a), Drift: Drift(a), LastResult: string(daemon.BuildNone), Images: BuiltFrom(a)}
+		ts.SetPlacement(t)
 		if a.Current != nil && a.Current.BuiltAt != nil {
 			ts.BuiltAt = *a.Current.BuiltAt
 			ts.AgeSeconds = now.Sub(ts.BuiltAt).Seconds()
@@ -124,7 +125,7 @@ func FillFromLedger(st *daemon.Status, dir string) {
 		if !ok || ts.LastResult != string(daemon.BuildNone) {
 			continue
 		}
-		ts.LastResult, ts.LastError = e.Result, e.Error
+		ts.LastResult, ts.LastError, ts.LastBuildID = e.Result, e.Error, e.BuildID
 		ts.LastBuildDurationSeconds = float64(e.DurationMS) / 1000
 		if at, err := time.Parse(time.RFC3339Nano, e.TS); err == nil {
 			ts.LastBuildAt = at
