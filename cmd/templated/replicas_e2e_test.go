@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -128,6 +129,17 @@ func TestReplicasE2E(t *testing.T) {
 	first := e.identical()
 	if n := ledgerHas(e, "build.finished", "success"); n != 1 {
 		t.Fatalf("%d successful builds in the ledger for one template with two replicas, want 1", n)
+	}
+
+	// Each copy is shown in status and recorded in the ledger.
+	st := e.run("status", "--direct")
+	for _, c := range e.copies() {
+		if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(c.name) + `\s.*\b` + c.node + `\b`).MatchString(st.stdout) {
+			t.Errorf("status does not show %s on %s:\n%s", c.name, c.node, st.stdout)
+		}
+		if c.node != "pve1" && ledgerHas(e, c.name, first.BuildID) == 0 {
+			t.Errorf("the ledger does not record %s placed from build %s", c.name, first.BuildID)
+		}
 	}
 
 	// Users clone from each node's copy (full clones: a linked clone of a

@@ -149,11 +149,17 @@ type TemplateStatus struct {
 	Replicas []ReplicaStatus `json:"replicas,omitempty"`
 }
 
-// ReplicaStatus is one copy of a template on another node.
+// ReplicaStatus is one copy of a template on another node, and what the
+// last plan made of it (action and reason; release and built-at of the
+// build it holds).
 type ReplicaStatus struct {
-	Name string `json:"name"`
-	Node string `json:"node"`
-	VMID int    `json:"vmid"`
+	Name    string    `json:"name"`
+	Node    string    `json:"node"`
+	VMID    int       `json:"vmid"`
+	Action  string    `json:"action,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Release string    `json:"release,omitempty"`
+	BuiltAt time.Time `json:"built_at,omitzero"`
 }
 
 // SetPlacement copies where t lives: its node and its replicas.
@@ -248,6 +254,11 @@ func (d *Daemon) Status() Status {
 				ts.LastResult, ts.LastBuildAt = string(tv.lastBuild), tv.lastBuildAt
 				ts.LastBuildDurationSeconds, ts.LastError = tv.lastBuildDur.Seconds(), tv.lastBuildErr
 				ts.LastBuildID = tv.lastBuildID
+			}
+		}
+		for i, r := range ts.Replicas {
+			if tv := d.v.templates[r.Name]; tv != nil {
+				ts.Replicas[i].Action, ts.Replicas[i].Reason, ts.Replicas[i].BuiltAt = string(tv.last.Action), tv.last.Reason, tv.last.BuiltAt
 			}
 		}
 		if ts.NextRebuild.IsZero() {

@@ -16,13 +16,17 @@ func (st Status) WriteTable(w io.Writer, now time.Time) error {
 		fmt.Fprintln(w, "no desired state in force")
 		return nil
 	}
-	images, clones := false, false
+	images, clones, replicas := false, false, false
 	for _, t := range st.Templates {
 		images = images || len(t.Images) > 0
 		clones = clones || t.ClonesCurrent+t.ClonesOutdated > 0
+		replicas = replicas || len(t.Replicas) > 0
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "TEMPLATE\tVMID\tRELEASE\tAGE\tLAST RESULT\tNEXT REBUILD\tDRIFT"
+	if replicas {
+		head = "TEMPLATE\tVMID\tNODE\tRELEASE\tAGE\tLAST RESULT\tNEXT REBUILD\tDRIFT"
+	}
 	if clones {
 		head += "\tCLONES"
 	}
@@ -31,7 +35,11 @@ func (st Status) WriteTable(w io.Writer, now time.Time) error {
 	}
 	fmt.Fprintln(tw, head)
 	for _, t := range st.Templates {
-		row := fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\t%s", t.Name, t.VMID, cmp.Or(t.Release, "-"), age(t.BuiltAt, now),
+		vmid := fmt.Sprint(t.VMID)
+		if replicas {
+			vmid += "\t" + cmp.Or(t.Node, "-")
+		}
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", t.Name, vmid, cmp.Or(t.Release, "-"), age(t.BuiltAt, now),
 			lastResult(t, now), nextRebuild(t.NextRebuild, now), cmp.Or(t.Drift, "-"))
 		if clones {
 			row += "\t" + cloneCount(t)
@@ -40,8 +48,34 @@ func (st Status) WriteTable(w io.Writer, now time.Time) error {
 			row += "\t" + cmp.Or(strings.Join(t.Images, ","), "-")
 		}
 		fmt.Fprintln(tw, row)
+		for _, r := range t.Replicas {
+			fmt.Fprintln(tw, replicaRow(r, now, clones, images))
+		}
 	}
 	return tw.Flush()
+}
+
+// replicaRow is a replica's line under its template: its VMID and node,
+// the release and age of the build it holds, and what the plan does with
+// it in the DRIFT column ("keep" shows as "-").
+func replicaRow(r ReplicaStatus, now time.Time, clones, images bool) string {
+	plan := "-"
+	if r.Action != "" && r.Action != "keep" {
+		plan = r.Action
+		if r.Reason != "" {
+			first, _, _ := strings.Cut(r.Reason, "; ")
+			plan += ": " + first
+		}
+	}
+	row := fmt.Sprintf("  %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s", r.Name, r.VMID, r.Node, cmp.Or(r.Release, "-"), age(r.BuiltAt, now),
+		"copy", "-", plan)
+	if clones {
+		row += "\t"
+	}
+	if images {
+		row += "\t"
+	}
+	return row
 }
 
 // cloneCount is "current/outdated" ("12/3"), "-" when the template has

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,37 @@ func TestTableShowsClones(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "CLONES") {
 		t.Fatalf("a fleet without clones shows the column:\n%s", b.String())
+	}
+}
+
+// TestTableShowsReplicas: with replicas, a NODE column, and each replica
+// on its own line under its template with its node, the release it holds
+// and what the plan does with it.
+func TestTableShowsReplicas(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	st := Status{Templates: []TemplateStatus{
+		{Name: "tpl-ubuntu-22.04", VMID: 9000, Node: "pve1", Release: "1.2.0", BuiltAt: now.Add(-time.Hour), LastResult: "success",
+			Replicas: []ReplicaStatus{
+				{Name: "tpl-ubuntu-22.04-pve2", Node: "pve2", VMID: 9200, Action: "keep", Release: "1.2.0", BuiltAt: now.Add(-time.Hour)},
+				{Name: "tpl-ubuntu-22.04-pve3", Node: "pve3", VMID: 9400, Action: "blocked", Reason: "node pve3 does not answer; more",
+					Release: "1.1.0", BuiltAt: now.Add(-48 * time.Hour)}}},
+		{Name: "tpl-rocky-9", VMID: 9002, Node: "pve1", Release: "1.0.0", LastResult: "none"},
+	}}
+	var b bytes.Buffer
+	if err := st.WriteTable(&b, now); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := []string{`^TEMPLATE +VMID +NODE +RELEASE`, `^tpl-ubuntu-22.04 +9000 +pve1 +1.2.0 +1h0m `,
+		`^  tpl-ubuntu-22.04-pve2 +9200 +pve2 +1.2.0 +1h0m +copy +- +-$`,
+		`^  tpl-ubuntu-22.04-pve3 +9400 +pve3 +1.1.0 +2d0h +copy +- +blocked: node pve3 does not answer$`,
+		`^tpl-rocky-9 +9002 +pve1 +1.0.0 `}
+	if len(lines) != len(want) {
+		t.Fatalf("table:\n%s", b.String())
+	}
+	for i, re := range want {
+		if !regexp.MustCompile(re).MatchString(lines[i]) {
+			t.Errorf("line %d %q does not match %s", i, lines[i], re)
+		}
 	}
 }

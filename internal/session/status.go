@@ -86,6 +86,12 @@ func status(ctx context.Context, q StatusQuery) (StatusReport, error) {
 func DirectStatus(d *state.Desired, p plan.Plan, susp map[string]daemon.Suspension, now time.Time) daemon.Status {
 	st := daemon.Status{Version: daemon.StatusVersion, Now: now, Templates: []daemon.TemplateStatus{},
 		Desired: daemon.DesiredStatus{Path: d.Path, SHA256: d.SHA256}}
+	replicas := map[string]plan.Action{}
+	for _, a := range p.Actions {
+		if a.ReplicaOf != "" {
+			replicas[a.Template] = a
+		}
+	}
 	for _, a := range p.Actions {
 		t, ok := d.Template(a.Template)
 		if !ok {
@@ -94,6 +100,14 @@ func DirectStatus(d *state.Desired, p plan.Plan, susp map[string]daemon.Suspensi
 		ts := daemon.TemplateStatus{Name: a.Template, VMID: a.VMID, Release: a.Release, Action: string(a.Kind),
 			Reason: ReasonMessages(a), Drift: Drift(a), LastResult: string(daemon.BuildNone), Images: BuiltFrom(a)}
 		ts.SetPlacement(t)
+		for i, r := range ts.Replicas {
+			if ra, ok := replicas[r.Name]; ok {
+				ts.Replicas[i].Action, ts.Replicas[i].Reason = string(ra.Kind), ReasonMessages(ra)
+				if ra.Current != nil && ra.Current.BuiltAt != nil {
+					ts.Replicas[i].Release, ts.Replicas[i].BuiltAt = ra.Current.Release, *ra.Current.BuiltAt
+				}
+			}
+		}
 		if a.Current != nil && a.Current.BuiltAt != nil {
 			ts.BuiltAt = *a.Current.BuiltAt
 			ts.AgeSeconds = now.Sub(ts.BuiltAt).Seconds()
