@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"templated/internal/state"
 )
 
 // metrics are the daemon's Prometheus metrics; the per-template ones are
@@ -14,6 +16,8 @@ type metrics struct {
 	duration   *prometheus.HistogramVec
 	apiErrors  prometheus.Counter
 	reloads    *prometheus.CounterVec
+	builds     *prometheus.CounterVec
+	buildDur   *prometheus.HistogramVec
 
 	reg             prometheus.Registerer
 	audit           auditMetrics
@@ -40,6 +44,15 @@ func newMetrics(reg prometheus.Registerer, d *Daemon) (*metrics, error) {
 			Name: "templated_desired_reloads_total",
 			Help: "Loads of the desired file by result (success, failure).",
 		}, []string{"result"}),
+		builds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "templated_builds_total",
+			Help: "Template builds the daemon ran, by template and result (success, failure); builds stopped by the daemon's own shutdown are not counted.",
+		}, []string{"template", "result"}),
+		buildDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "templated_build_duration_seconds",
+			Help:    "Duration of the template builds the daemon ran, by template and result.",
+			Buckets: []float64{60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800},
+		}, []string{"template", "result"}),
 		reg:   reg,
 		audit: newAuditMetrics(),
 		auditErrors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -47,7 +60,8 @@ func newMetrics(reg prometheus.Registerer, d *Daemon) (*metrics, error) {
 			Help: "Full checks of the evidence ledger that could not run.",
 		}),
 	}
-	cs := append([]prometheus.Collector{m.reconciles, m.duration, m.apiErrors, m.reloads, m.auditErrors, templateCollector{d}}, m.audit.collectors()...)
+	cs := append([]prometheus.Collector{m.reconciles, m.duration, m.apiErrors, m.reloads, m.builds, m.buildDur, m.auditErrors, templateCollector{d}},
+		m.audit.collectors()...)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -59,13 +73,24 @@ func newMetrics(reg prometheus.Registerer, d *Daemon) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) observeRun(trigger Reason, result string, dur time.Duration, apiErrors int) {
+// observeRun counts a run and the builds it reports.
+func (m *metrics) observeRun(trigger Reason, result string, dur time.Duration, out Outcome) {
 	m.reconciles.WithLabelValues(string(trigger), result).Inc()
 	m.duration.WithLabelValues(result).Observe(dur.Seconds())
+	apiErrors := out.APIErrors
 	if result == resultUnreachable && apiErrors == 0 {
 		apiErrors = 1
 	}
 	m.apiErrors.Add(float64(apiErrors))
+	if result == resultCanceled {
+		return // a build interrupted by the stop is no build of the template
+	}
+	for _, o := range out.Templates {
+		if o.Build == BuildSuccess || o.Build == BuildFailure {
+			m.builds.WithLabelValues(o.Name, string(o.Build)).Inc()
+			m.buildDur.WithLabelValues(o.Name, string(o.Build)).Observe(o.Duration.Seconds())
+		}
+	}
 }
 
 // NewRegistry is the registry the daemon serves on /metrics when Options
@@ -73,8 +98,13 @@ func (m *metrics) observeRun(trigger Reason, result string, dur time.Duration, a
 // metrics (the git source's) beside the daemon's.
 func NewRegistry() *prometheus.Registry {
 	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(runtimeCollectors()...)
 	return r
+}
+
+// runtimeCollectors are the Go runtime's and the process's collectors.
+func runtimeCollectors() []prometheus.Collector {
+	return []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 }
 
 var (
@@ -100,6 +130,10 @@ var (
 		[]string{"template", "age"}, nil)
 	descReady = prometheus.NewDesc("templated_ready",
 		"1 while /readyz answers 200.", nil, nil)
+	descMaxAge = prometheus.NewDesc("templated_template_max_age_seconds",
+		"The template's max_age from the desired file in force (absent when it has none).", []string{"template"}, nil)
+	descRejected = prometheus.NewDesc("templated_desired_rejected",
+		"1 while the desired file holds content that failed validation (the last good state, if any, stays in force), else 0.", nil, nil)
 )
 
 // templateCollector reads the per-template metrics from the status
@@ -107,15 +141,38 @@ var (
 type templateCollector struct{ d *Daemon }
 
 func (c templateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAge, descBuildSuccess, descBuildDuration, descDrift, descSuspended, descFailures, descNext, descClones, descClonesOutdated, descReady} {
+	for _, d := range []*prometheus.Desc{descAge, descBuildSuccess, descBuildDuration, descDrift, descSuspended, descFailures,
+		descNext, descClones, descClonesOutdated, descReady, descMaxAge, descRejected} {
 		ch <- d
 	}
 }
 
 func (c templateCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.d.Status()
+	collectStatus(ch, c.d.Status(), maxAges(c.d.desired.Load()))
+}
+
+// maxAges are the max ages of des's templates that have one.
+func maxAges(des *state.Desired) map[string]time.Duration {
+	m := map[string]time.Duration{}
+	if des != nil {
+		for _, t := range des.Templates {
+			if t.MaxAge > 0 {
+				m[t.Name] = t.MaxAge
+			}
+		}
+	}
+	return m
+}
+
+// collectStatus sends the metrics of a status snapshot; maxAge holds the
+// templates' max ages.
+func collectStatus(ch chan<- prometheus.Metric, s Status, maxAge map[string]time.Duration) {
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, boolFloat(s.Ready))
+	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.GaugeValue, boolFloat(s.Desired.Rejected != nil))
 	for _, t := range s.Templates {
+		if a, ok := maxAge[t.Name]; ok {
+			ch <- prometheus.MustNewConstMetric(descMaxAge, prometheus.GaugeValue, a.Seconds(), t.Name)
+		}
 		if !t.BuiltAt.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, t.AgeSeconds, t.Name)
 		}

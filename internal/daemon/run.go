@@ -73,7 +73,7 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) (time.Duration, bool) {
 		d.observed()
 	}
 	result := classify(ctx, out, err)
-	d.met.observeRun(t.Primary(), result, dur, out.APIErrors)
+	d.met.observeRun(t.Primary(), result, dur, out)
 	d.finishRun(t, start, dur, result, err, out)
 	if result != resultCanceled {
 		// A build interrupted by the stop is no failure of the template.
