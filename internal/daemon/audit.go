@@ -46,6 +46,7 @@ func (d *Daemon) auditLoop(ctx context.Context) {
 		default:
 			d.setAudit(r)
 			d.met.observeAudit(r)
+			d.announceAudit(ctx, r)
 			log := d.log.WithFields(map[string]any{"status": r.Status, "entries": r.Entries, "findings": r.Findings, "took": r.Duration})
 			if r.Intact {
 				log.Info("ledger audit: whole history verified")

@@ -109,6 +109,7 @@ func (d *Daemon) account(ctx context.Context, des *state.Desired, out Outcome) {
 	d.mu.Lock()
 	d.v.suspensions = snapshot
 	d.mu.Unlock()
+	d.announceRun(ctx, des, out, suspended, now)
 	for _, s := range suspended {
 		d.log.WithField("template", s.name).WithField("reason", s.why).Error("template suspended")
 		if err := d.ledger.RecordSuspended(ctx, s.name, s.why); err != nil {

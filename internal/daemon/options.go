@@ -45,6 +45,10 @@ type Options struct {
 	// Ledger records what the daemon decides on its own (nil: nothing is
 	// recorded).
 	Ledger Ledger
+	// Announcer is told of failed and succeeded builds, suspensions,
+	// stale templates, image updates and ledger audits that need a
+	// person (nil: nobody is told).
+	Announcer Announcer
 	// Auditor checks the ledger's whole history in the background, at
 	// start and every AuditInterval (nil: never).
 	Auditor       Auditor

@@ -166,9 +166,11 @@ type TemplateOutcome struct {
 	VMID    int
 	Release string
 	Action  Action
-	// Reason says why Action was chosen, for people.
-	Reason string
-	Build  BuildStatus
+	// Reason says why Action was chosen, for people; ReasonCodes are the
+	// plan's codes for it ("image-updated", "max-age", ...).
+	Reason      string
+	ReasonCodes []string
+	Build       BuildStatus
 	// BuildID names the build Build reports ("" without a build).
 	BuildID string
 	// Error is the build's error when Build is BuildFailure.

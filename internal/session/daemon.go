@@ -81,7 +81,7 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 	out := daemon.Outcome{Observed: true}
 	for _, a := range p.Actions {
 		t := daemon.TemplateOutcome{Name: a.Template, VMID: a.VMID, Release: a.Release, Action: daemon.Action(a.Kind),
-			Reason: ReasonMessages(a), Build: daemon.BuildNone, Drift: Drift(a), InputsHash: a.InputsHash, Images: BuiltFrom(a)}
+			Reason: ReasonMessages(a), ReasonCodes: reasonCodes(a), Build: daemon.BuildNone, Drift: Drift(a), InputsHash: a.InputsHash, Images: BuiltFrom(a)}
 		if a.Current != nil && a.Current.BuiltAt != nil {
 			t.BuiltAt = *a.Current.BuiltAt
 		}
@@ -185,6 +185,15 @@ func Drift(a plan.Action) string {
 		}
 	}
 	return "stale"
+}
+
+// reasonCodes are the codes of a's reasons, in order.
+func reasonCodes(a plan.Action) []string {
+	out := make([]string, len(a.Reasons))
+	for i, r := range a.Reasons {
+		out[i] = string(r.Code)
+	}
+	return out
 }
 
 // IsClusterError reports whether err says Proxmox is unreachable or
