@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
 	"templated/internal/daemon"
+	"templated/internal/doctor"
 	"templated/internal/session"
 	"templated/internal/state"
 	"templated/internal/workspace"
@@ -27,6 +29,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	failures := fs.Int("failure-limit", daemon.DefaultFailureLimit, "suspend a template after this many failed builds in a row")
 	audit := fs.Duration("ledger-audit-interval", daemon.DefaultAuditInterval, "check the evidence ledger's whole history in the background this often (also at start)")
 	retention := fs.String("evidence-retention", cmp.Or(env.Getenv("TEMPLATED_EVIDENCE_RETENTION"), "0"), "prune build evidence older than this after each run (e.g. 400d; 0 keeps everything); each prune is a ledger entry")
+	startDoctor := fs.Bool("doctor", true, "run doctor's checks at start, logging and announcing those that fail")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +56,12 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	set, err := a.settings()
 	if err != nil {
 		return err
+	}
+	// doctor's checks once, before the state lock is taken (doctor checks
+	// that it is free); their failures are logged and announced.
+	var doctorFailed []doctor.Result
+	if *startDoctor {
+		doctorFailed = startupDoctor(ctx, &a.common, log)
 	}
 	sess, err := session.Open(ctx, set)
 	if err != nil {
@@ -95,6 +104,7 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	announceDoctor(ctx, opts.Announcer, doctorFailed)
 	log.WithFields(logrus.Fields{"desired": a.desired, "listen": *listen, "version": version}).Info("templated daemon starting")
 	if src != nil {
 		sctx, stop := context.WithCancel(ctx)
@@ -110,4 +120,18 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	log.Info("templated daemon stopped")
 	return nil
+}
+
+// announceDoctor tells of the checks that failed at start, in one
+// announcement naming them.
+func announceDoctor(ctx context.Context, ann daemon.Announcer, failed []doctor.Result) {
+	if ann == nil || len(failed) == 0 {
+		return
+	}
+	ids := make([]string, len(failed))
+	for i, r := range failed {
+		ids[i] = r.ID
+	}
+	ann.Announce(ctx, daemon.Announcement{Kind: daemon.AnnounceDoctorFailed, Reason: strings.Join(ids, ","),
+		Message: fmt.Sprintf("templated doctor at daemon start: %d check(s) failed: %s: %s", len(failed), failed[0].ID, failed[0].Message)})
 }
