@@ -17,6 +17,9 @@ type Desired struct {
 	// from, in the file's order.
 	Images    []Image
 	Templates []Template
+	// Notifications says where templated tells people what happened (nil
+	// when the file has no notifications section).
+	Notifications *Notifications
 
 	// Path is the file it was read from ("" when parsed from a reader).
 	Path string

@@ -40,6 +40,7 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 	p.crossCheck(ranges, entries)
 	p.checkReplicas(ranges, d.Defaults, entries)
 	p.checkImages(ranges, images, entries)
+	notifications := p.readNotifications(m)
 	if len(p.problems) > 0 {
 		return nil
 	}
@@ -52,6 +53,7 @@ func (p *parser) desired(root *yaml.Node) *Desired {
 	for i, ie := range images.list {
 		d.Images[i] = ie.im
 	}
+	d.Notifications = notifications
 	d.Templates = make([]Template, len(entries))
 	for i, e := range entries {
 		d.Templates[i] = e.t

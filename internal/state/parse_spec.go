@@ -46,6 +46,7 @@ var (
 		{Key: "vmids", Type: typeObject, Required: true},
 		{Key: "images", Type: typeArray},
 		{Key: "templates", Type: typeArray, Required: true},
+		{Key: "notifications", Type: typeObject},
 	}
 	// rangeFields are the cluster-wide ranges of vmids, in the order
 	// ranges.r holds them.

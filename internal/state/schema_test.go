@@ -71,6 +71,8 @@ func TestSchemaMatchesParser(t *testing.T) {
 	s := loadSchema(t)
 	root := s.resolve(t, s.doc)
 	props := root["properties"].(map[string]any)
+	notifications := s.resolve(t, props["notifications"])
+	notifyProps, _ := notifications["properties"].(map[string]any)
 	objects := []struct {
 		name   string
 		schema map[string]any
@@ -81,6 +83,9 @@ func TestSchemaMatchesParser(t *testing.T) {
 		{"vmids", s.resolve(t, props["vmids"]), vmidFields},
 		{"template", s.resolve(t, s.resolve(t, props["templates"])["items"]), templateFields},
 		{"image", s.resolve(t, s.resolve(t, props["images"])["items"]), imageFields},
+		{"notifications", notifications, notificationFields},
+		{"notify_sink", s.resolve(t, s.resolve(t, notifyProps["sinks"])["items"]), sinkFields},
+		{"notify_route", s.resolve(t, s.resolve(t, notifyProps["routes"])["items"]), routeFields},
 	}
 	for _, o := range objects {
 		t.Run(o.name, func(t *testing.T) { checkSchemaObject(t, s, o.schema, o.fields) })
@@ -342,6 +347,7 @@ func TestSchemaRejectsBadFiles(t *testing.T) {
 		"ranges-too-large", "bad-timezone", "bad-cron", "bases-malformed", "image-shapes", "image-names",
 		"image-urls", "image-checksums", "image-files", "image-placement", "images-not-a-list",
 		"replicas-ranges", "replicas-shapes", "replicas-lists",
+		"notify-shapes", "notify-sinks", "notify-credentials", "notify-routes", "notify-empty",
 	} {
 		t.Run(name, func(t *testing.T) {
 			file := "testdata/bad/" + name + ".yaml"
