@@ -86,6 +86,7 @@ var commands = []command{
 	{"doctor", "check the control node and the cluster before anything is built", runDoctor},
 	{"git", "allow the daemon, once, to follow a rewritten history of its git remote", runGit},
 	{"ledger", "init, verify, show, repair and prove the evidence ledger", runLedger},
+	{"notify", "send a test notification to the desired file's sinks (notify test [SINK])", runNotify},
 	{"plan", "show what apply would do, touching nothing", runPlan},
 	{"resume", "release a template held after a rollback or suspended by the daemon", runResume},
 	{"rollback", "put a template's previous version back and hold it", runRollback},

@@ -26,6 +26,7 @@ var rules = map[string][]string{
 	"daemon":              {"state", "atomicfile", "redact"},                      // the loop knows nothing of how a run is made
 	"gitsource":           {"atomicfile", "redact"},                               // follows a git remote; knows nothing of templates
 	"image":               {"atomicfile", "redact"},                               // vendors' checksum files
+	"notify":              {"atomicfile", "redact", "state"},                      // telling people: sinks, routing, grouping, the durable queue
 	"mirror":              {},                                                     // a loopback stand-in for the vendors' download sites
 	"builder":             {"packer", "reconcile", "ancestry", "workspace", "journal", "plan", "state", "atomicfile", "redact"},
 	"lease":               {"proxmox", "state", "atomicfile", "redact"},                                   // the cluster lease, held in Proxmox through the adapter (and what it imports)
