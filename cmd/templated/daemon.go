@@ -132,6 +132,6 @@ func announceDoctor(ctx context.Context, ann daemon.Announcer, failed []doctor.R
 	for i, r := range failed {
 		ids[i] = r.ID
 	}
-	ann.Announce(ctx, daemon.Announcement{Kind: daemon.AnnounceDoctorFailed, Reason: strings.Join(ids, ","),
+	ann.Announce(ctx, daemon.Announcement{Kind: state.NotifyDoctorFailed, Reason: strings.Join(ids, ","),
 		Message: fmt.Sprintf("templated doctor at daemon start: %d check(s) failed: %s: %s", len(failed), failed[0].ID, failed[0].Message)})
 }

@@ -10,25 +10,13 @@ import (
 	"templated/internal/state"
 )
 
-// Kinds of announcements: what the daemon tells people about, through
-// the Announcer (docs/notifications.md).
-const (
-	AnnounceBuildFailed      = "build.failed"
-	AnnounceBuildSucceeded   = "build.succeeded"
-	AnnounceSuspended        = "template.suspended"
-	AnnounceStale            = "template.stale"
-	AnnounceImageUpdated     = "image.updated"
-	AnnounceLedgerFailed     = "ledger.verify_failed"
-	AnnounceWitnessDisagrees = "witness.disagrees"
-	AnnounceDoctorFailed     = "doctor.failed"
-)
-
 // ReasonImageUpdated is the plan's reason code for a template whose image
 // has a newer release (plan.ReasonImageUpdated; the daemon does not import
 // the plan).
 const ReasonImageUpdated = "image-updated"
 
-// Announcement is one thing worth telling people. It holds nothing
+// Announcement is one thing worth telling people; Kind is one of state's
+// Notify* event kinds (docs/notifications.md). It holds nothing
 // secret: errors are redacted by the reconciler before they get here.
 type Announcement struct {
 	Kind     string
@@ -61,25 +49,25 @@ func (d *Daemon) announceRun(ctx context.Context, des *state.Desired, out Outcom
 	for _, o := range out.Templates {
 		switch o.Build {
 		case BuildFailure:
-			d.announce(ctx, Announcement{Kind: AnnounceBuildFailed, Template: o.Name, BuildID: o.BuildID, Release: o.Release,
+			d.announce(ctx, Announcement{Kind: state.NotifyBuildFailed, Template: o.Name, BuildID: o.BuildID, Release: o.Release,
 				Reason: "build-failed", Message: firstLine(o.Error)})
 		case BuildSuccess:
-			d.announce(ctx, Announcement{Kind: AnnounceBuildSucceeded, Template: o.Name, BuildID: o.BuildID, Release: o.Release,
+			d.announce(ctx, Announcement{Kind: state.NotifyBuildSucceeded, Template: o.Name, BuildID: o.BuildID, Release: o.Release,
 				Reason: "build-succeeded", Message: fmt.Sprintf("%s %s built and swapped in (%s)", o.Name, o.Release, o.Duration.Round(time.Second))})
 		}
 		if slices.Contains(o.ReasonCodes, ReasonImageUpdated) {
-			d.announce(ctx, Announcement{Kind: AnnounceImageUpdated, Template: o.Name, Release: o.Release,
+			d.announce(ctx, Announcement{Kind: state.NotifyImageUpdated, Template: o.Name, Release: o.Release,
 				Reason: ReasonImageUpdated, Message: firstLine(o.Reason)})
 		}
 		t, ok := des.Template(o.Name)
 		if ok && t.MaxAge > 0 && !o.BuiltAt.IsZero() && now.Sub(o.BuiltAt) > t.MaxAge && o.Build != BuildSuccess {
-			d.announce(ctx, Announcement{Kind: AnnounceStale, Template: o.Name, Release: o.Release, Reason: "max-age",
+			d.announce(ctx, Announcement{Kind: state.NotifyStale, Template: o.Name, Release: o.Release, Reason: "max-age",
 				Message: fmt.Sprintf("%s was built %s ago, longer than its max_age %s, and was not rebuilt (%s)",
 					o.Name, shortDuration(now.Sub(o.BuiltAt)), shortDuration(t.MaxAge), cmp.Or(firstLine(o.Reason), string(o.Action)))})
 		}
 	}
 	for _, s := range suspended {
-		d.announce(ctx, Announcement{Kind: AnnounceSuspended, Template: s.name, Reason: "suspended", Message: s.why})
+		d.announce(ctx, Announcement{Kind: state.NotifySuspended, Template: s.name, Reason: "suspended", Message: s.why})
 	}
 }
 
@@ -89,9 +77,9 @@ func (d *Daemon) announceAudit(ctx context.Context, r AuditResult) {
 	if r.Intact {
 		return
 	}
-	kind := AnnounceLedgerFailed
+	kind := state.NotifyLedgerFailed
 	if r.Status == "unwitnessed" {
-		kind = AnnounceWitnessDisagrees
+		kind = state.NotifyWitnessDisagrees
 	}
 	d.announce(ctx, Announcement{Kind: kind, Reason: r.Status,
 		Message: fmt.Sprintf("evidence ledger %s: %d finding(s); first: %s", r.Status, r.Findings, firstLine(r.First))})

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"templated/internal/state"
 )
 
 // recAnnouncer records announcements.
@@ -57,7 +59,7 @@ func TestAnnounceRuns(t *testing.T) {
 		synctest.Wait()
 		h.sighup()
 		synctest.Wait()
-		want := []string{AnnounceBuildFailed, AnnounceBuildFailed, AnnounceBuildFailed, AnnounceSuspended}
+		want := []string{state.NotifyBuildFailed, state.NotifyBuildFailed, state.NotifyBuildFailed, state.NotifySuspended}
 		if got := ann.kinds("tpl-a"); !slices.Equal(got, want) {
 			t.Fatalf("announced for tpl-a: %v, want %v", got, want)
 		}
@@ -81,7 +83,7 @@ func TestAnnounceRuns(t *testing.T) {
 		h.change()
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if got := ann.kinds("tpl-a"); len(got) != 5 || got[4] != AnnounceBuildSucceeded {
+		if got := ann.kinds("tpl-a"); len(got) != 5 || got[4] != state.NotifyBuildSucceeded {
 			t.Fatalf("announced for tpl-a after the fix: %v", got)
 		}
 		h.stop()
@@ -108,10 +110,10 @@ func TestAnnounceStaleAndImages(t *testing.T) {
 			ReasonCodes: []string{ReasonImageUpdated}, Reason: "image ubuntu-24.04-cloud has a new release"},
 	}}
 	d.announceRun(context.Background(), des, out, nil, now)
-	if got := ann.kinds("tpl-a"); !slices.Equal(got, []string{AnnounceStale}) {
+	if got := ann.kinds("tpl-a"); !slices.Equal(got, []string{state.NotifyStale}) {
 		t.Fatalf("tpl-a: %v", got)
 	}
-	if got := ann.kinds("tpl-b"); !slices.Equal(got, []string{AnnounceBuildSucceeded, AnnounceImageUpdated}) {
+	if got := ann.kinds("tpl-b"); !slices.Equal(got, []string{state.NotifyBuildSucceeded, state.NotifyImageUpdated}) {
 		t.Fatalf("tpl-b: %v", got)
 	}
 }
@@ -125,7 +127,7 @@ func TestAnnounceAudit(t *testing.T) {
 		{Status: "unwitnessed", Findings: 1, First: "witness w1 disagrees"}} {
 		d.announceAudit(context.Background(), r)
 	}
-	if got := ann.kinds(""); !slices.Equal(got, []string{AnnounceLedgerFailed, AnnounceWitnessDisagrees}) {
+	if got := ann.kinds(""); !slices.Equal(got, []string{state.NotifyLedgerFailed, state.NotifyWitnessDisagrees}) {
 		t.Fatalf("announced %v", got)
 	}
 }
