@@ -69,6 +69,13 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer sess.Close()
 	r := &session.DaemonReconciler{Session: sess, Retention: keep, Log: log}
+	notes, err := openNotifications(&a.common, r, sess.Installation(), log)
+	if err != nil {
+		return err
+	}
+	nctx, stopNotes := context.WithCancel(ctx)
+	waitNotes := notes.run(nctx)
+	defer func() { stopNotes(); waitNotes() }()
 	reg := daemon.NewRegistry()
 	opts := daemon.Options{
 		DesiredPath: a.desired,
@@ -86,12 +93,15 @@ func runDaemon(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 	}
+	opts.Load = notes.load(opts.Load)
+	opts.Announcer = &session.Announcer{Notifier: notes.disp, Log: log}
 	opts.StateDir, opts.Reconciler, opts.Ledger, opts.Auditor, opts.AuditInterval = a.stateDir, r, r, r, *audit
 	opts.Checkpoint = r.Checkpoint
 	opts.OnReload = func(ctx context.Context) error {
 		if src != nil {
 			src.src.Kick() // SIGHUP also fetches at once
 		}
+		notes.reconfigure()
 		set, err := a.settings()
 		if err != nil {
 			return fmt.Errorf("reload connection settings: %w", err)

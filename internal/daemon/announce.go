@@ -21,8 +21,11 @@ const ReasonImageUpdated = "image-updated"
 type Announcement struct {
 	Kind     string
 	Template string
-	BuildID  string
-	Release  string
+	// Nodes are the nodes that hold the template (its own, then its
+	// replicas').
+	Nodes   []string
+	BuildID string
+	Release string
 	// Reason is a short machine word (a plan reason code, a ledger
 	// status, a doctor check id); Message the one line for people.
 	Reason  string
@@ -47,19 +50,26 @@ func (d *Daemon) announce(ctx context.Context, a Announcement) {
 // max_age that the run did not rebuild, and the templates it suspended.
 func (d *Daemon) announceRun(ctx context.Context, des *state.Desired, out Outcome, suspended []release, now time.Time) {
 	for _, o := range out.Templates {
+		t, ok := des.Template(o.Name)
+		var nodes []string
+		if ok {
+			nodes = append(nodes, t.Node)
+			for _, r := range t.Replicas {
+				nodes = append(nodes, r.Node)
+			}
+		}
 		switch o.Build {
 		case BuildFailure:
-			d.announce(ctx, Announcement{Kind: state.NotifyBuildFailed, Template: o.Name, BuildID: o.BuildID, Release: o.Release,
+			d.announce(ctx, Announcement{Kind: state.NotifyBuildFailed, Template: o.Name, Nodes: nodes, BuildID: o.BuildID, Release: o.Release,
 				Reason: "build-failed", Message: firstLine(o.Error)})
 		case BuildSuccess:
-			d.announce(ctx, Announcement{Kind: state.NotifyBuildSucceeded, Template: o.Name, BuildID: o.BuildID, Release: o.Release,
+			d.announce(ctx, Announcement{Kind: state.NotifyBuildSucceeded, Template: o.Name, Nodes: nodes, BuildID: o.BuildID, Release: o.Release,
 				Reason: "build-succeeded", Message: fmt.Sprintf("%s %s built and swapped in (%s)", o.Name, o.Release, o.Duration.Round(time.Second))})
 		}
 		if slices.Contains(o.ReasonCodes, ReasonImageUpdated) {
 			d.announce(ctx, Announcement{Kind: state.NotifyImageUpdated, Template: o.Name, Release: o.Release,
 				Reason: ReasonImageUpdated, Message: firstLine(o.Reason)})
 		}
-		t, ok := des.Template(o.Name)
 		if ok && t.MaxAge > 0 && !o.BuiltAt.IsZero() && now.Sub(o.BuiltAt) > t.MaxAge && o.Build != BuildSuccess {
 			d.announce(ctx, Announcement{Kind: state.NotifyStale, Template: o.Name, Release: o.Release, Reason: "max-age",
 				Message: fmt.Sprintf("%s was built %s ago, longer than its max_age %s, and was not rebuilt (%s)",
