@@ -148,7 +148,7 @@ func (c templateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c templateCollector) Collect(ch chan<- prometheus.Metric) {
-	collectStatus(ch, c.d.Status(), maxAges(c.d.desired.Load()))
+	collectStatus(ch, c.d.snapshot(), maxAges(c.d.desired.Load()))
 }
 
 // maxAges are the max ages of des's templates that have one.

@@ -193,14 +193,21 @@ func (ts *TemplateStatus) SetClones(c *CloneCounts) {
 	}
 }
 
-// Status returns a snapshot of the daemon's state.
+// Status returns a snapshot of the daemon's state, with the ledger's
+// newest checkpoint.
 func (d *Daemon) Status() Status {
+	s := d.snapshot()
+	if d.opts.Checkpoint != nil {
+		s.LedgerCheckpoint = d.opts.Checkpoint()
+	}
+	return s
+}
+
+// snapshot is Status without the ledger's checkpoint, which takes the
+// ledger's lock and reads its file: the metrics do without it.
+func (d *Daemon) snapshot() Status {
 	now := time.Now()
 	ready, _ := d.ready(now)
-	var cp *CheckpointStatus
-	if d.opts.Checkpoint != nil {
-		cp = d.opts.Checkpoint()
-	}
 	des := d.desired.Load()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -215,7 +222,6 @@ func (d *Daemon) Status() Status {
 		Desired:         DesiredStatus{Path: d.opts.DesiredPath, LoadedAt: d.v.loadedAt},
 		Templates:       []TemplateStatus{},
 	}
-	s.LedgerCheckpoint = cp
 	if d.opts.Git != nil {
 		s.Git = d.opts.Git()
 	}
