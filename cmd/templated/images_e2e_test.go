@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"templated/internal/ledger"
+	"templated/internal/mirror"
 	"templated/internal/pvesim"
 )
 
@@ -110,7 +111,7 @@ func TestImagesE2E(t *testing.T) {
 		t.Fatalf("plan after apply: exit %d", code)
 	}
 
-	digest, err := e.mirror.Publish("https://cloud-images.ubuntu.com/releases/noble/release/noble-server-cloudimg-amd64.img", "20261205")
+	digest, err := e.mirror.Publish(nobleImage, "20261205")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,4 +179,58 @@ func TestImageKilledMidDownload(t *testing.T) {
 	if s := e.template("tpl-ubuntu-24.04"); !s.HasImage(e.imageChecksums(d, tp)[0]) {
 		t.Fatalf("stamp %+v", s)
 	}
+}
+
+// nobleImage is the vendor's URL of the Ubuntu 24.04 cloud image.
+const nobleImage = "https://cloud-images.ubuntu.com/releases/noble/release/noble-server-cloudimg-amd64.img"
+
+// TestImageFaultsE2E: a new vendor release that the node cannot fetch (a
+// 404, a connection cut halfway, bytes that fail the node's checksum
+// check) leaves the template in place and is recorded with the node's
+// task log, and the next run, once the vendor serves the file, rebuilds
+// from it.
+func TestImageFaultsE2E(t *testing.T) {
+	e := newE2E(t, true, pvesim.Options{Seed: emptySeed()})
+	e.keepTemplates(nil, "tpl-ubuntu-24.04")
+	e.env = append(e.env, "TEMPLATED_IMAGE_INTERVAL=0")
+	e.initLedger()
+	e.apply(0)
+	before := e.template("tpl-ubuntu-24.04")
+	digest, err := e.mirror.Publish(nobleImage, "20261205")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fault := range []mirror.Fault{mirror.FaultNotFound, mirror.FaultCut, mirror.FaultCorrupt} {
+		e.mirror.SetFault(nobleImage, fault)
+		r := e.run("apply", "--auto-approve")
+		if r.code != 1 {
+			t.Fatalf("%s: apply exit %d, want 1:\n%s", fault, r.code, r)
+		}
+		if s := e.template("tpl-ubuntu-24.04"); s.BuildID != before.BuildID {
+			t.Fatalf("%s: VMID 9001 holds build %s, want the untouched %s", fault, s.BuildID, before.BuildID)
+		}
+		e.noStaging()
+		entries, err := ledger.ReadEntries(e.evidenceDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last ledger.Entry
+		for _, x := range entries {
+			if x.Kind == "image.fetch" {
+				last = x
+			}
+		}
+		if last.Result != "failure" || last.Error == "" || last.Detail["image"] != "ubuntu-24.04-cloud" {
+			t.Fatalf("%s: the failed download is not recorded: %+v", fault, last)
+		}
+	}
+	e.mirror.SetFault(nobleImage, mirror.FaultNone)
+	e.apply(0)
+	if s := e.template("tpl-ubuntu-24.04"); s.BuildID == before.BuildID {
+		t.Fatal("the run after the faults did not rebuild")
+	}
+	if got := e.provenanceImages("tpl-ubuntu-24.04"); got["ubuntu-24.04-cloud"] != digest {
+		t.Fatalf("provenance after the faults: %v, want %s", got, digest)
+	}
+	e.settled("tpl-ubuntu-24.04")
 }
