@@ -270,6 +270,11 @@ func TestStatusPageE2E(t *testing.T) {
 	if !strings.HasPrefix(last, "failed") || !strings.Contains(last, "build "+failedID) || !strings.Contains(last, "storage 'local-lvm' is full") {
 		t.Errorf("after the failed build %s: last result %q", failedID, last)
 	}
+	// The failed rebuild left 1.0.0 at the VMID: the page says so, and
+	// which release is wanted.
+	if rel := rows[0].Cells["Release"]; !strings.HasPrefix(rel, "1.0.0") || !strings.Contains(rel, "desired 1.1.0") {
+		t.Errorf("after the failed build: release %q, want 1.0.0 with 1.1.0 desired", rel)
+	}
 	if st := p.status(); len(st.Templates) != 1 || st.Templates[0].LastBuildID != failedID || st.LastRun == nil || st.LastRun.Result != "failure" {
 		t.Errorf("/status after the failed build: %+v", st)
 	}

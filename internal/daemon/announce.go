@@ -71,7 +71,7 @@ func (d *Daemon) announceRun(ctx context.Context, des *state.Desired, out Outcom
 				Reason: ReasonImageUpdated, Message: firstLine(o.Reason)})
 		}
 		if ok && t.MaxAge > 0 && !o.BuiltAt.IsZero() && now.Sub(o.BuiltAt) > t.MaxAge && o.Build != BuildSuccess {
-			d.announce(ctx, Announcement{Kind: state.NotifyStale, Template: o.Name, Release: o.Release, Reason: "max-age",
+			d.announce(ctx, Announcement{Kind: state.NotifyStale, Template: o.Name, Release: cmp.Or(o.BuiltRelease, o.Release), Reason: "max-age",
 				Message: fmt.Sprintf("%s was built %s ago, longer than its max_age %s, and was not rebuilt (%s)",
 					o.Name, shortDuration(now.Sub(o.BuiltAt)), shortDuration(t.MaxAge), cmp.Or(firstLine(o.Reason), string(o.Action)))})
 		}

@@ -105,13 +105,19 @@ func TestAnnounceStaleAndImages(t *testing.T) {
 	des.Templates[0].MaxAge, des.Templates[1].MaxAge = 24*time.Hour, 24*time.Hour
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	out := Outcome{Templates: []TemplateOutcome{
-		{Name: "tpl-a", Action: ActionBlocked, Reason: "held by rollback", BuiltAt: now.Add(-48 * time.Hour)},
+		{Name: "tpl-a", Action: ActionBlocked, Reason: "held by rollback", BuiltAt: now.Add(-48 * time.Hour),
+			Release: "1.1.0", BuiltRelease: "1.0.0"},
 		{Name: "tpl-b", Action: ActionRebuild, Build: BuildSuccess, BuildID: "b9", BuiltAt: now.Add(-48 * time.Hour),
 			ReasonCodes: []string{ReasonImageUpdated}, Reason: "image ubuntu-24.04-cloud has a new release"},
 	}}
 	d.announceRun(context.Background(), des, out, nil, now)
 	if got := ann.kinds("tpl-a"); !slices.Equal(got, []string{state.NotifyStale}) {
 		t.Fatalf("tpl-a: %v", got)
+	}
+	// The stale template is the one at the VMID: its release, not the
+	// desired one the blocked rebuild would make.
+	if a := ann.got[0]; a.Release != "1.0.0" {
+		t.Errorf("stale tpl-a announced with release %q, want the built 1.0.0", a.Release)
 	}
 	if got := ann.kinds("tpl-b"); !slices.Equal(got, []string{state.NotifyBuildSucceeded, state.NotifyImageUpdated}) {
 		t.Fatalf("tpl-b: %v", got)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -95,6 +96,9 @@ type pageRow struct {
 	Results []badge
 	Age     string
 	Next    string
+	// Release is the release at the VMID; Wanted the desired one when it
+	// differs (a rebuild pending or failed), else "".
+	Release, Wanted string
 	// Built, NextAt and LastAt are T's times, formatted once (isoTime).
 	Built, NextAt, LastAt string
 }
@@ -110,6 +114,10 @@ func newPageData(st Status) pageData {
 			Built: isoTime(t.BuiltAt), NextAt: isoTime(t.NextRebuild), LastAt: isoTime(t.LastBuildAt)}
 		if !t.BuiltAt.IsZero() {
 			row.Age = humanDuration(st.Now.Sub(t.BuiltAt))
+		}
+		row.Release = cmp.Or(t.BuiltRelease, t.Release)
+		if t.BuiltRelease != "" && t.Release != "" && t.BuiltRelease != t.Release {
+			row.Wanted = t.Release
 		}
 		switch {
 		case t.NextRebuild.IsZero():

@@ -36,10 +36,10 @@ func pageStatus() Status {
 		LedgerCheckpoint: &CheckpointStatus{Size: 42, RootHash: "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=", At: pageNow.Add(-10 * time.Minute)},
 		Templates: []TemplateStatus{
 			{Name: "tpl-ok", VMID: 9000, Node: "pve1", Replicas: []ReplicaStatus{{Name: "tpl-ok-pve2", Node: "pve2", VMID: 9100}},
-				Release: "1.3.0", BuiltAt: pageNow.Add(-(3*24 + 4) * time.Hour), Action: "keep", Drift: "none",
+				Release: "1.3.0", BuiltRelease: "1.3.0", BuiltAt: pageNow.Add(-(3*24 + 4) * time.Hour), Action: "keep", Drift: "none",
 				LastResult: "success", LastBuildAt: pageNow.Add(-(3*24 + 4) * time.Hour), LastBuildID: "20261202T063000-1a2b3c",
 				NextRebuild: pageNow.Add((5*24 + 2) * time.Hour), ClonesCurrent: 4, ClonesOutdated: 7},
-			{Name: "tpl-bad", VMID: 9001, Node: "pve1", Release: "2.0.0", BuiltAt: pageNow.Add(-40 * 24 * time.Hour),
+			{Name: "tpl-bad", VMID: 9001, Node: "pve1", Release: "2.0.0", BuiltRelease: "1.0.0", BuiltAt: pageNow.Add(-40 * 24 * time.Hour),
 				Action: "rebuild", Reason: "release 1.0.0 → 2.0.0", LastResult: "failure", LastBuildAt: pageNow.Add(-9 * time.Minute),
 				LastBuildID: "20261205T102000-9f8e7d", LastError: `packer exited 1: <script>alert("x")</script> storage 'local-lvm' is full`,
 				NextRebuild: pageNow.Add(-time.Hour), ConsecutiveFailedBuilds: 1},
@@ -168,6 +168,14 @@ func TestStatusPageTemplates(t *testing.T) {
 		if !strings.Contains(bad, w) {
 			t.Errorf("tpl-bad last result %q lacks %q", bad, w)
 		}
+	}
+	// The failed rebuild left release 1.0.0 at the VMID: that is the
+	// release shown, the desired one below it.
+	if rel := cell(t, row(t, page, "tpl-bad"), "Release"); rel != `1.0.0<br><span class="muted">desired 2.0.0</span>` {
+		t.Errorf("tpl-bad release %q, want the built 1.0.0 and the desired 2.0.0", rel)
+	}
+	if rel := cell(t, ok, "Release"); rel != "1.3.0" {
+		t.Errorf("tpl-ok release %q, want 1.3.0 alone", rel)
 	}
 	if next := cell(t, row(t, page, "tpl-bad"), "Next rebuild"); !strings.Contains(next, "due now") {
 		t.Errorf("tpl-bad next rebuild %q, want due now", next)

@@ -162,10 +162,14 @@ type Outcome struct {
 
 // TemplateOutcome is one template's part of an Outcome.
 type TemplateOutcome struct {
-	Name    string
-	VMID    int
-	Release string
-	Action  Action
+	Name string
+	VMID int
+	// Release is the desired release (the one a build makes);
+	// BuiltRelease the release of the template at its VMID ("" when
+	// unknown or nothing is there).
+	Release      string
+	BuiltRelease string
+	Action       Action
 	// Reason says why Action was chosen, for people; ReasonCodes are the
 	// plan's codes for it ("image-updated", "max-age", ...).
 	Reason      string

@@ -111,10 +111,14 @@ type RunStatus struct {
 
 // TemplateStatus is one desired template.
 type TemplateStatus struct {
-	Name    string    `json:"name"`
-	VMID    int       `json:"vmid"`
-	Release string    `json:"release"`
-	BuiltAt time.Time `json:"built_at,omitzero"`
+	Name string `json:"name"`
+	VMID int    `json:"vmid"`
+	// Release is the desired release; BuiltRelease the release of the
+	// template at its VMID, which differs while a rebuild is pending or
+	// has failed ("" when unknown).
+	Release      string    `json:"release"`
+	BuiltRelease string    `json:"built_release,omitempty"`
+	BuiltAt      time.Time `json:"built_at,omitzero"`
 	// AgeSeconds is the age of the template at its VMID (0 if unknown).
 	AgeSeconds float64 `json:"age_seconds,omitempty"`
 	// Action is what the last run decided ("" before the first run).
@@ -153,13 +157,13 @@ type TemplateStatus struct {
 // last plan made of it (action and reason; release and built-at of the
 // build it holds).
 type ReplicaStatus struct {
-	Name    string    `json:"name"`
-	Node    string    `json:"node"`
-	VMID    int       `json:"vmid"`
-	Action  string    `json:"action,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Release string    `json:"release,omitempty"`
-	BuiltAt time.Time `json:"built_at,omitzero"`
+	Name         string    `json:"name"`
+	Node         string    `json:"node"`
+	VMID         int       `json:"vmid"`
+	Action       string    `json:"action,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	BuiltRelease string    `json:"built_release,omitempty"`
+	BuiltAt      time.Time `json:"built_at,omitzero"`
 }
 
 // SetPlacement copies where t lives: its node and its replicas.
@@ -249,7 +253,7 @@ func (d *Daemon) snapshot() Status {
 		}
 		if tv := d.v.templates[t.Name]; tv != nil {
 			o := tv.last
-			ts.BuiltAt, ts.Action, ts.Reason, ts.Drift = o.BuiltAt, string(o.Action), o.Reason, o.Drift
+			ts.BuiltAt, ts.BuiltRelease, ts.Action, ts.Reason, ts.Drift = o.BuiltAt, o.BuiltRelease, string(o.Action), o.Reason, o.Drift
 			ts.Images = o.Images
 			ts.SetClones(o.Clones)
 			if !o.BuiltAt.IsZero() {
@@ -264,7 +268,8 @@ func (d *Daemon) snapshot() Status {
 		}
 		for i, r := range ts.Replicas {
 			if tv := d.v.templates[r.Name]; tv != nil {
-				ts.Replicas[i].Action, ts.Replicas[i].Reason, ts.Replicas[i].BuiltAt = string(tv.last.Action), tv.last.Reason, tv.last.BuiltAt
+				r := &ts.Replicas[i]
+				r.Action, r.Reason, r.BuiltAt, r.BuiltRelease = string(tv.last.Action), tv.last.Reason, tv.last.BuiltAt, tv.last.BuiltRelease
 			}
 		}
 		if ts.NextRebuild.IsZero() {

@@ -39,7 +39,7 @@ func (st Status) WriteTable(w io.Writer, now time.Time) error {
 		if replicas {
 			vmid += "\t" + cmp.Or(t.Node, "-")
 		}
-		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", t.Name, vmid, cmp.Or(t.Release, "-"), age(t.BuiltAt, now),
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", t.Name, vmid, releaseCell(t), age(t.BuiltAt, now),
 			lastResult(t, now), nextRebuild(t.NextRebuild, now), cmp.Or(t.Drift, "-"))
 		if clones {
 			row += "\t" + cloneCount(t)
@@ -55,6 +55,19 @@ func (st Status) WriteTable(w io.Writer, now time.Time) error {
 	return tw.Flush()
 }
 
+// releaseCell is the release of the template at its VMID, followed by
+// the desired one when they differ ("1.0.0→1.1.0": a rebuild pending or
+// failed); "-" when neither is known.
+func releaseCell(t TemplateStatus) string {
+	switch {
+	case t.BuiltRelease == "" || t.BuiltRelease == t.Release:
+		return cmp.Or(t.Release, "-")
+	case t.Release == "":
+		return t.BuiltRelease
+	}
+	return t.BuiltRelease + "→" + t.Release
+}
+
 // replicaRow is a replica's line under its template: its VMID and node,
 // the release and age of the build it holds, and what the plan does with
 // it in the DRIFT column ("keep" shows as "-").
@@ -67,7 +80,7 @@ func replicaRow(r ReplicaStatus, now time.Time, clones, images bool) string {
 			plan += ": " + first
 		}
 	}
-	row := fmt.Sprintf("  %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s", r.Name, r.VMID, r.Node, cmp.Or(r.Release, "-"), age(r.BuiltAt, now),
+	row := fmt.Sprintf("  %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s", r.Name, r.VMID, r.Node, cmp.Or(r.BuiltRelease, "-"), age(r.BuiltAt, now),
 		"copy", "-", plan)
 	if clones {
 		row += "\t"

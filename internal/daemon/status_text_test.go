@@ -70,9 +70,9 @@ func TestTableShowsReplicas(t *testing.T) {
 	st := Status{Templates: []TemplateStatus{
 		{Name: "tpl-ubuntu-22.04", VMID: 9000, Node: "pve1", Release: "1.2.0", BuiltAt: now.Add(-time.Hour), LastResult: "success",
 			Replicas: []ReplicaStatus{
-				{Name: "tpl-ubuntu-22.04-pve2", Node: "pve2", VMID: 9200, Action: "keep", Release: "1.2.0", BuiltAt: now.Add(-time.Hour)},
+				{Name: "tpl-ubuntu-22.04-pve2", Node: "pve2", VMID: 9200, Action: "keep", BuiltRelease: "1.2.0", BuiltAt: now.Add(-time.Hour)},
 				{Name: "tpl-ubuntu-22.04-pve3", Node: "pve3", VMID: 9400, Action: "blocked", Reason: "node pve3 does not answer; more",
-					Release: "1.1.0", BuiltAt: now.Add(-48 * time.Hour)}}},
+					BuiltRelease: "1.1.0", BuiltAt: now.Add(-48 * time.Hour)}}},
 		{Name: "tpl-rocky-9", VMID: 9002, Node: "pve1", Release: "1.0.0", LastResult: "none"},
 	}}
 	var b bytes.Buffer
@@ -90,6 +90,27 @@ func TestTableShowsReplicas(t *testing.T) {
 	for i, re := range want {
 		if !regexp.MustCompile(re).MatchString(lines[i]) {
 			t.Errorf("line %d %q does not match %s", i, lines[i], re)
+		}
+	}
+}
+
+// TestTableReleaseBuiltAndDesired: the RELEASE column says what is at the
+// VMID, and the desired release after an arrow while they differ (a
+// rebuild pending or failed).
+func TestTableReleaseBuiltAndDesired(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	st := Status{Templates: []TemplateStatus{
+		{Name: "tpl-failed", VMID: 9000, Release: "1.1.0", BuiltRelease: "1.0.0", BuiltAt: now.Add(-time.Hour), LastResult: "failure"},
+		{Name: "tpl-current", VMID: 9001, Release: "2.0.0", BuiltRelease: "2.0.0", BuiltAt: now.Add(-time.Hour), LastResult: "success"},
+		{Name: "tpl-missing", VMID: 9002, Release: "3.0.0", LastResult: "none"},
+	}}
+	var b bytes.Buffer
+	if err := st.WriteTable(&b, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^tpl-failed +9000 +1\.0\.0→1\.1\.0 +1h0m `, `(?m)^tpl-current +9001 +2\.0\.0 +1h0m `, `(?m)^tpl-missing +9002 +3\.0\.0 +- `} {
+		if !regexp.MustCompile(re).MatchString(b.String()) {
+			t.Errorf("table does not match %s:\n%s", re, b.String())
 		}
 	}
 }

@@ -83,7 +83,7 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 		t := daemon.TemplateOutcome{Name: a.Template, VMID: a.VMID, Release: a.Release, Action: daemon.Action(a.Kind),
 			Reason: ReasonMessages(a), ReasonCodes: reasonCodes(a), Build: daemon.BuildNone, Drift: Drift(a), InputsHash: a.InputsHash, Images: BuiltFrom(a)}
 		if a.Current != nil && a.Current.BuiltAt != nil {
-			t.BuiltAt = *a.Current.BuiltAt
+			t.BuiltAt, t.BuiltRelease = *a.Current.BuiltAt, a.Current.Release
 		}
 		t.Clones = CloneCounts(a)
 		if res, ok := results[a.Template]; ok {
@@ -96,7 +96,7 @@ func Outcome(p plan.Plan, rep reconcile.Report, now time.Time) daemon.Outcome {
 			} else {
 				t.Build, t.Drift = daemon.BuildSuccess, "none"
 				supersede(t.Clones, t.BuiltAt, now)
-				t.BuiltAt = now
+				t.BuiltAt, t.BuiltRelease = now, a.Release
 			}
 		}
 		out.Templates = append(out.Templates, t)

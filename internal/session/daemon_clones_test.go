@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"maps"
 	"testing"
 	"time"
@@ -46,5 +47,32 @@ func TestOutcomeClones(t *testing.T) {
 	}
 	if b := st.Templates[1]; b.ClonesCurrent != 4 || b.ClonesOutdated != 1 {
 		t.Errorf("direct status tpl-b = %+v (a plan alone builds nothing)", b)
+	}
+}
+
+// TestOutcomeBuiltRelease: the daemon and the direct status know the
+// release at the VMID apart from the desired one: a failed rebuild keeps
+// the old release there, a successful one puts the desired one.
+func TestOutcomeBuiltRelease(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	built := now.AddDate(0, 0, -3)
+	p := plan.Plan{Actions: []plan.Action{
+		{Template: "tpl-a", VMID: 9000, Kind: plan.Rebuild, Release: "1.1.0", Current: &plan.Current{Release: "1.0.0", BuiltAt: &built}},
+		{Template: "tpl-b", VMID: 9001, Kind: plan.Rebuild, Release: "2.1.0", Current: &plan.Current{Release: "2.0.0", BuiltAt: &built}},
+		{Template: "tpl-c", VMID: 9002, Kind: plan.Create, Release: "3.0.0"},
+	}}
+	rep := reconcile.Report{Results: []reconcile.Result{
+		{Template: "tpl-a", Action: plan.Rebuild, Err: errors.New("packer exited 1")},
+		{Template: "tpl-b", Action: plan.Rebuild}}}
+	out := Outcome(p, rep, now)
+	for i, want := range [][2]string{{"1.1.0", "1.0.0"}, {"2.1.0", "2.1.0"}, {"3.0.0", ""}} {
+		if o := out.Templates[i]; o.Release != want[0] || o.BuiltRelease != want[1] {
+			t.Errorf("%s: release %q built %q, want %q and %q", o.Name, o.Release, o.BuiltRelease, want[0], want[1])
+		}
+	}
+	d := &state.Desired{Templates: []state.Template{{Name: "tpl-a", VMID: 9000}, {Name: "tpl-b", VMID: 9001}, {Name: "tpl-c", VMID: 9002}}}
+	st := DirectStatus(d, p, nil, now)
+	if a := st.Templates[0]; a.Release != "1.1.0" || a.BuiltRelease != "1.0.0" {
+		t.Errorf("direct status tpl-a: release %q built %q", a.Release, a.BuiltRelease)
 	}
 }

@@ -104,12 +104,12 @@ func DirectStatus(d *state.Desired, p plan.Plan, susp map[string]daemon.Suspensi
 			if ra, ok := replicas[r.Name]; ok {
 				ts.Replicas[i].Action, ts.Replicas[i].Reason = string(ra.Kind), ReasonMessages(ra)
 				if ra.Current != nil && ra.Current.BuiltAt != nil {
-					ts.Replicas[i].Release, ts.Replicas[i].BuiltAt = ra.Current.Release, *ra.Current.BuiltAt
+					ts.Replicas[i].BuiltRelease, ts.Replicas[i].BuiltAt = ra.Current.Release, *ra.Current.BuiltAt
 				}
 			}
 		}
 		if a.Current != nil && a.Current.BuiltAt != nil {
-			ts.BuiltAt = *a.Current.BuiltAt
+			ts.BuiltAt, ts.BuiltRelease = *a.Current.BuiltAt, a.Current.Release
 			ts.AgeSeconds = now.Sub(ts.BuiltAt).Seconds()
 		}
 		ts.NextRebuild = daemon.NextRebuild(t, ts.BuiltAt, now)
