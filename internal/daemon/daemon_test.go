@@ -867,3 +867,27 @@ func TestRevisionNotDebounced(t *testing.T) {
 		h.stop()
 	})
 }
+
+// TestRunFailureStateLineBounded: a long error (Packer's, joined over
+// several templates) is cut in the one-line state (systemd's STATUS, the
+// page's heading) and kept whole in the last run.
+func TestRunFailureStateLineBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		long := "build tpl-a: " + strings.Repeat("Error creating VM: clone failed: storage 'local-lvm' is full; ", 20)
+		h := newHarness(t, nil, tplA)
+		h.rec.setFn(func(ctx context.Context, req Request) (Outcome, error) {
+			req.Observed()
+			return keepAll(req), errors.New(long)
+		})
+		h.start()
+		synctest.Wait()
+		got := h.notify.last()
+		if !strings.HasPrefix(got, "idle; last run failed: build tpl-a: Error creating VM") || len(got) > 400 || !strings.Contains(got, "more bytes)") {
+			t.Fatalf("state line (%d bytes) = %q", len(got), got)
+		}
+		if st := h.d.Status(); st.LastRun == nil || st.LastRun.Error != long {
+			t.Fatalf("last run error not kept whole: %+v", st.LastRun)
+		}
+		h.stop()
+	})
+}

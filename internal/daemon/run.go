@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"templated/internal/redact"
 	"templated/internal/state"
 )
 
@@ -96,10 +97,15 @@ func (d *Daemon) runOnce(ctx context.Context, t Trigger) (time.Duration, bool) {
 	default:
 		d.bo.reset()
 		log.WithError(err).Error("reconcile failed")
-		d.setIdle("last run failed: " + err.Error())
+		// The state line (systemd's STATUS, the page's heading) carries
+		// the error's start; /status and the page have it whole.
+		d.setIdle("last run failed: " + redact.Bound(err.Error(), maxStateError))
 	}
 	return 0, true
 }
+
+// maxStateError bounds the error in the daemon's one-line state.
+const maxStateError = 200
 
 // errPanic marks a run that panicked.
 var errPanic = errors.New("internal error: reconcile panicked")
