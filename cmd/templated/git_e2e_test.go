@@ -7,14 +7,12 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -22,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,8 +41,8 @@ const (
 type gitRemote struct {
 	t     testing.TB
 	srv   *gittestserver.GitServer
-	proxy *stableProxy
-	work  string // a clone people commit in
+	proxy *switchable // forwards to the git server from an address that stays the same across down and up
+	work  string      // a clone people commit in
 	home  string
 }
 
@@ -68,7 +65,7 @@ func newGitRemote(t testing.TB, files string) *gitRemote {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gitRemote{t: t, srv: srv, proxy: newStableProxy(t, target), work: t.TempDir(), home: t.TempDir()}
+	g := &gitRemote{t: t, srv: srv, proxy: newSwitchable(t, httputil.NewSingleHostReverseProxy(target)), work: t.TempDir(), home: t.TempDir()}
 	if err := os.CopyFS(g.work, os.DirFS(files)); err != nil {
 		t.Fatal(err)
 	}
@@ -116,56 +113,6 @@ func (g *gitRemote) commit(rel, msg string, extra ...string) string {
 	g.git(append([]string{"commit", "-q", "-a", "-m", msg}, extra...)...)
 	g.git("push", "-q", "-f", g.pushURL(), "main")
 	return g.git("rev-parse", "HEAD")
-}
-
-// stableProxy forwards to the git server from an address that stays the
-// same across stop and start, so the server can be "down for a while".
-type stableProxy struct {
-	t      testing.TB
-	addr   string
-	target *url.URL
-	mu     sync.Mutex
-	srv    *http.Server
-}
-
-func newStableProxy(t testing.TB, target *url.URL) *stableProxy {
-	p := &stableProxy{t: t, target: target}
-	p.start()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *stableProxy) url() string { return "http://" + p.addr }
-
-func (p *stableProxy) start() {
-	p.t.Helper()
-	addr := cmp.Or(p.addr, "127.0.0.1:0")
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ { // the old socket may linger a moment
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(p.target), ReadHeaderTimeout: 5 * time.Second}
-	p.mu.Lock()
-	p.srv = srv
-	p.mu.Unlock()
-	go srv.Serve(ln) //nolint:errcheck // ends with Close
-}
-
-func (p *stableProxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.srv != nil {
-		p.srv.Close()
-		p.srv = nil
-	}
 }
 
 // gitWorld is a fleet of four templates, all built and current, whose
@@ -283,7 +230,7 @@ func TestGitDaemonE2E(t *testing.T) {
 
 	// The server down: fetches fail and are reported, reconciles go on
 	// with the last good revision; back up, the next push is applied.
-	w.remote.proxy.stop()
+	w.remote.proxy.down()
 	if code := hook(t, p, hookSecret); code != http.StatusAccepted {
 		t.Fatalf("webhook: %d", code)
 	}
@@ -296,7 +243,7 @@ func TestGitDaemonE2E(t *testing.T) {
 	if v := p.metric(`templated_git_last_fetch_success`); v != 0 {
 		t.Errorf("templated_git_last_fetch_success = %v while the server is down", v)
 	}
-	w.remote.proxy.start()
+	w.remote.proxy.up()
 	c3 := w.remote.commit("packer/linux/ubuntu/ubuntu-22.04.pkrvars.hcl", "patch 22.04 again")
 	if code := hook(t, p, hookSecret); code != http.StatusAccepted {
 		t.Fatalf("webhook: %d", code)

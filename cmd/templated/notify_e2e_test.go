@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,51 +29,18 @@ const hookKey = "0f4c1d7e-hook-key-9b2a-6c3e1f0a7d55" // the webhook's signing k
 // receiver is a loopback webhook endpoint that verifies every delivery's
 // signature; it can go down and come back on the same address.
 type receiver struct {
-	t    *testing.T
-	addr string
+	*switchable
 
 	mu     sync.Mutex
-	srv    *http.Server
 	events []notify.Event
 	bodies [][]byte
 	bad    []string // deliveries whose signature did not verify
 }
 
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{t: t}
-	r.up()
-	t.Cleanup(r.down)
+	r := &receiver{}
+	r.switchable = newSwitchable(t, http.HandlerFunc(r.serve))
 	return r
-}
-
-// up listens (again) on the receiver's address.
-func (r *receiver) up() {
-	r.t.Helper()
-	addr := r.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.addr = ln.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 5 * time.Second}
-	r.mu.Lock()
-	r.srv = srv
-	r.mu.Unlock()
-	go srv.Serve(ln) //nolint:errcheck // ends with down
-}
-
-// down closes the listener and every connection: deliveries fail.
-func (r *receiver) down() {
-	r.mu.Lock()
-	srv := r.srv
-	r.srv = nil
-	r.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-	}
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {

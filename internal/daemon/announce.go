@@ -53,10 +53,7 @@ func (d *Daemon) announceRun(ctx context.Context, des *state.Desired, out Outcom
 		t, ok := des.Template(o.Name)
 		var nodes []string
 		if ok {
-			nodes = append(nodes, t.Node)
-			for _, r := range t.Replicas {
-				nodes = append(nodes, r.Node)
-			}
+			nodes = t.Nodes()
 		}
 		switch o.Build {
 		case BuildFailure:

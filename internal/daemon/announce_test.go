@@ -103,6 +103,7 @@ func TestAnnounceStaleAndImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	des.Templates[0].MaxAge, des.Templates[1].MaxAge = 24*time.Hour, 24*time.Hour
+	des.Templates[1].Node, des.Templates[1].Replicas = "pve1", []state.Replica{{Name: "tpl-b-pve2", Node: "pve2", VMID: 9201}}
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	out := Outcome{Templates: []TemplateOutcome{
 		{Name: "tpl-a", Action: ActionBlocked, Reason: "held by rollback", BuiltAt: now.Add(-48 * time.Hour),
@@ -121,6 +122,13 @@ func TestAnnounceStaleAndImages(t *testing.T) {
 	}
 	if got := ann.kinds("tpl-b"); !slices.Equal(got, []string{state.NotifyBuildSucceeded, state.NotifyImageUpdated}) {
 		t.Fatalf("tpl-b: %v", got)
+	}
+	// A build is announced with the nodes that hold the template: its
+	// own, then its replicas'.
+	for _, a := range ann.got {
+		if a.Kind == state.NotifyBuildSucceeded && !slices.Equal(a.Nodes, []string{"pve1", "pve2"}) {
+			t.Errorf("tpl-b's build announced with nodes %v, want [pve1 pve2]", a.Nodes)
+		}
 	}
 }
 
